@@ -1,0 +1,1 @@
+"""A tiny shop application used to demonstrate schema-lsp's drift detection."""

@@ -1,0 +1,246 @@
+"""The schema-lsp language server: wiring only; the work happens in sessions and workers.
+
+``main(argv)`` is the ``schema-lsp serve`` entry point: LSP over stdio (``--tcp HOST:PORT``
+for debugging), logs to the client and optionally to ``--log-file``, never to stdout.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import logging
+import sys
+import uuid
+from pathlib import Path
+from typing import Any
+
+from lsprotocol import types
+from pygls.lsp.server import LanguageServer
+from pygls.uris import to_fs_path
+
+from schema_lsp import __version__
+
+from .config import SECTION, ConfigError, normalize_settings, resolve_config
+from .session import STATUS_METHOD, RootSession, delayed_progress
+
+logger = logging.getLogger("schema_lsp")
+
+COMMAND_CHECK = "schemaLsp.check"
+
+
+class LspClient:
+    """The editor as a session sees it (see ``session.Client``)."""
+
+    def __init__(self, server: SchemaLanguageServer) -> None:
+        self.server = server
+
+    def publish(self, uri: str, diagnostics: list[types.Diagnostic]) -> None:
+        self.server.text_document_publish_diagnostics(
+            types.PublishDiagnosticsParams(uri=uri, diagnostics=diagnostics)
+        )
+
+    def status(self, params: dict[str, Any]) -> None:
+        self.server.protocol.notify(STATUS_METHOD, params)
+
+    def show(self, kind: types.MessageType, message: str) -> None:
+        self.server.window_show_message(types.ShowMessageParams(type=kind, message=message))
+
+    def progress(self, title: str) -> contextlib.AbstractAsyncContextManager[None]:
+        window = self.server.client_capabilities.window
+        if not (window and window.work_done_progress):
+            return contextlib.nullcontext()
+        progress = self.server.work_done_progress
+
+        async def begin() -> str:
+            token = f"schema-lsp-{uuid.uuid4()}"
+            await progress.create_async(token)
+            progress.begin(token, types.WorkDoneProgressBegin(title=title, cancellable=False))
+            return token
+
+        def end(token: str) -> None:
+            progress.end(token, types.WorkDoneProgressEnd(message="done"))
+
+        return delayed_progress(begin, end)
+
+
+class SchemaLanguageServer(LanguageServer):
+    """Holds one :class:`RootSession` per workspace root."""
+
+    def __init__(self) -> None:
+        super().__init__("schema-lsp", __version__)
+        self.sessions: dict[str, RootSession] = {}
+        self.init_settings: dict[str, Any] = {}
+        self.pushed_settings: dict[str, Any] = {}
+        self.shown_errors: dict[str, str] = {}
+        self.client = LspClient(self)
+        self.debounce = 0.05
+
+    # -- roots -------------------------------------------------------------------------------
+
+    def root_uris(self) -> list[str]:
+        folders = [f.uri for f in self.workspace.folders.values()]
+        if not folders and self.workspace.root_uri:
+            folders = [self.workspace.root_uri]
+        return folders
+
+    def session_for(self, uri: str) -> RootSession | None:
+        """The session whose root contains ``uri`` (the innermost, for nested roots)."""
+        path = Path(to_fs_path(uri) or "")
+        best: RootSession | None = None
+        for session in self.sessions.values():
+            root = session.config.root
+            if (path == root or root in path.parents) and (
+                best is None or len(str(root)) > len(str(best.config.root))
+            ):
+                best = session
+        return best
+
+    async def settings_for(self, root_uri: str) -> dict[str, Any]:
+        """Initialization options, overridden by ``workspace/configuration`` (or pushed)."""
+        merged = {**self.init_settings, **self.pushed_settings}
+        workspace = self.client_capabilities.workspace
+        if workspace and workspace.configuration:
+            try:
+                result = await self.workspace_configuration_async(
+                    types.ConfigurationParams(
+                        items=[types.ConfigurationItem(scope_uri=root_uri, section=SECTION)]
+                    )
+                )
+            except Exception as exc:
+                logger.warning("workspace/configuration failed: %s", exc)
+            else:
+                if result and isinstance(result[0], dict):
+                    merged.update(normalize_settings(result[0]))
+        return merged
+
+    async def configure_root(self, root_uri: str) -> None:
+        """(Re)read one root's configuration and start, update or stop its session."""
+        root = Path(to_fs_path(root_uri) or "")
+        settings = await self.settings_for(root_uri)
+        try:
+            config = resolve_config(root, settings)
+            if config.models and not config.database_url:
+                raise ConfigError(
+                    "no database URL is configured",
+                    f"workspace {root}",
+                    "Set database_url in [tool.schema-lsp] (e.g. database_url = "
+                    '"${DATABASE_URL}") or sqlalchemy.url in alembic.ini.',
+                )
+        except ConfigError as exc:
+            await self.drop_root(root_uri)
+            message = f"schema-lsp configuration error: {exc}"
+            if self.shown_errors.get(root_uri) != message:
+                self.shown_errors[root_uri] = message
+                self.client.show(types.MessageType.Error, message)
+            logger.error("%s", message)
+            self.client.status(
+                {"state": "error", "driftCount": 0, "message": str(exc), "root": root_uri}
+            )
+            return
+        self.shown_errors.pop(root_uri, None)
+        if not config.models:
+            logger.info("no models configured for %s; schema-lsp stays idle there", root)
+            await self.drop_root(root_uri)
+            return
+        session = self.sessions.get(root_uri)
+        if session is None:
+            session = RootSession(config, self.client, debounce=self.debounce)
+            self.sessions[root_uri] = session
+            logger.info("checking %s (models %s)", root, ", ".join(config.models))
+            session.start()
+        elif session.config != config:
+            await session.reconfigure(config)
+
+    async def drop_root(self, root_uri: str) -> None:
+        session = self.sessions.pop(root_uri, None)
+        if session is not None:
+            await session.stop()
+            session._publish_all({})
+
+    async def configure_all(self) -> None:
+        wanted = set(self.root_uris())
+        for uri in list(self.sessions):
+            if uri not in wanted:
+                await self.drop_root(uri)
+        for uri in wanted:
+            await self.configure_root(uri)
+
+    async def stop_all(self) -> None:
+        for uri in list(self.sessions):
+            session = self.sessions.pop(uri)
+            await session.stop()
+
+
+def create_server() -> SchemaLanguageServer:
+    """A server with every feature registered."""
+    from .features import register_all
+
+    server = SchemaLanguageServer()
+    register_all(server)
+    return server
+
+
+class ClientLogHandler(logging.Handler):
+    """Forwards log records to the client as ``window/logMessage``."""
+
+    LEVELS = {
+        logging.ERROR: types.MessageType.Error,
+        logging.WARNING: types.MessageType.Warning,
+        logging.INFO: types.MessageType.Info,
+    }
+
+    def __init__(self, server: SchemaLanguageServer) -> None:
+        super().__init__(logging.INFO)
+        self.server = server
+        self._emitting = False
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if self._emitting or self.server.protocol.writer is None:
+            return
+        self._emitting = True
+        try:
+            kind = self.LEVELS.get(record.levelno, types.MessageType.Log)
+            if record.levelno >= logging.ERROR:
+                kind = types.MessageType.Error
+            self.server.window_log_message(
+                types.LogMessageParams(type=kind, message=self.format(record))
+            )
+        except Exception:
+            pass
+        finally:
+            self._emitting = False
+
+
+def _parse_args(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="schema-lsp serve", description=__doc__)
+    parser.add_argument("--tcp", metavar="HOST:PORT", help="listen on TCP instead of stdio")
+    parser.add_argument("--log-file", metavar="PATH", help="also write the log to this file")
+    parser.add_argument("--verbose", action="store_true", help="log debug messages too")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str]) -> int:
+    """Run the server until the client disconnects; returns the exit status."""
+    args = _parse_args(argv)
+    server = create_server()
+    logger.setLevel(logging.DEBUG if args.verbose else logging.INFO)
+    logger.propagate = False
+    logger.addHandler(ClientLogHandler(server))
+    if args.log_file:
+        handler = logging.FileHandler(args.log_file, encoding="utf-8")
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        handler.setLevel(logging.DEBUG)
+        logger.addHandler(handler)
+        logger.setLevel(logging.DEBUG)
+    if args.tcp:
+        host, _, port = args.tcp.rpartition(":")
+        if not port.isdigit():
+            print(
+                f"schema-lsp: --tcp expects HOST:PORT, got {args.tcp!r}",
+                file=sys.stderr,
+            )
+            return 2
+        server.start_tcp(host or "127.0.0.1", int(port))
+    else:
+        server.start_io()
+    return 0

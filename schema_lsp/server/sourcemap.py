@@ -1,0 +1,91 @@
+"""Place drift records in model files, reusing parses of files that did not change."""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from lsprotocol import types
+
+from schema_lsp.sources import (
+    ModuleSyntax,
+    SourceMap,
+    hints_from_data,
+    map_sources,
+    parse_module,
+)
+
+from .diagnostics import make_range
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Placement:
+    """Where a drift goes: the file and the 0-based range."""
+
+    path: str
+    range: types.Range
+
+
+class SourceIndex:
+    """Parsed model files keyed by path, refreshed when a file's mtime or size moves."""
+
+    def __init__(self) -> None:
+        self._parsed: dict[str, tuple[tuple[int, int], ModuleSyntax]] = {}
+        self._lock = threading.Lock()
+
+    def modules(self, paths: Iterable[str]) -> dict[str, ModuleSyntax]:
+        """Parses of ``paths``; thread-safe, so a check can parse while the worker runs."""
+        with self._lock:
+            return self._modules(paths)
+
+    def _modules(self, paths: Iterable[str]) -> dict[str, ModuleSyntax]:
+        out: dict[str, ModuleSyntax] = {}
+        for path in paths:
+            try:
+                stat = os.stat(path)
+            except OSError:
+                continue
+            stamp = (stat.st_mtime_ns, stat.st_size)
+            cached = self._parsed.get(path)
+            if cached is None or cached[0] != stamp:
+                try:
+                    with open(path, encoding="utf-8", errors="replace") as handle:
+                        text = handle.read()
+                except OSError:
+                    continue
+                cached = (stamp, parse_module(path, text))
+                self._parsed[path] = cached
+            out[path] = cached[1]
+        return out
+
+    def source_map(self, paths: Iterable[str], hints: list[dict[str, Any]]) -> SourceMap:
+        return map_sources(self.modules(paths), hints_from_data(hints))
+
+
+def place(source_map: SourceMap, drift: Mapping[str, Any]) -> Placement | None:
+    """The file and range for one drift record, or None when no model defines it."""
+    location = source_map.locate(
+        str(drift.get("kind")),
+        drift.get("schema"),
+        drift.get("table"),
+        drift.get("name"),
+        attribute=drift.get("attribute"),
+        columns=tuple(drift.get("columns") or ()),
+    )
+    if location is None:
+        return None
+    return Placement(
+        path=location.path,
+        range=make_range(
+            location.start_line,
+            location.start_character,
+            location.end_line,
+            location.end_character,
+        ),
+    )

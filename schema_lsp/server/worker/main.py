@@ -1,0 +1,433 @@
+"""The warm worker: holds the connection and the cached reflection, forks a child per check.
+
+Started by the server as ``<project python> -c "...main()"`` with our package on
+PYTHONPATH. It reads requests from a private copy of stdin and answers on a private copy
+of stdout; fd 0 becomes /dev/null and fd 1 becomes stderr before any user code runs.
+A new request arriving while a child runs cancels that child: the newest check wins.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import gc
+import json
+import os
+import select
+import signal
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from .protocol import (
+    CANCELLED,
+    DB_ERROR,
+    INTERNAL_ERROR,
+    MODEL_ERROR,
+    UNCHANGED,
+    CheckRequest,
+    CheckResult,
+    ModelFailure,
+    write_all,
+)
+
+#: Time a child may take beyond the import time limit (comparison, hints) before it is killed.
+COMPARE_ALLOWANCE = 60.0
+
+_SYSTEM_SCHEMAS = {
+    "information_schema",
+    "pg_catalog",
+    "pg_toast",
+    "mysql",
+    "performance_schema",
+    "sys",
+}
+
+
+class LineReader:
+    """Lines from a raw fd, with a buffer so ``select`` and reading agree."""
+
+    def __init__(self, fd: int) -> None:
+        self.fd = fd
+        self.buffer = b""
+        self.eof = False
+
+    def has_line(self) -> bool:
+        return b"\n" in self.buffer
+
+    def fill(self) -> None:
+        chunk = os.read(self.fd, 1 << 16)
+        if not chunk:
+            self.eof = True
+        self.buffer += chunk
+
+    def read_line(self) -> str | None:
+        while not self.has_line():
+            if self.eof:
+                return None
+            self.fill()
+        line, _, self.buffer = self.buffer.partition(b"\n")
+        return line.decode()
+
+
+@dataclass
+class WarmState:
+    """What survives between checks: the engine, the last reflection and its fingerprint."""
+
+    out_fd: int
+    url: str | None = None
+    engine: Any = None
+    schemas: tuple[str | None, ...] = (None,)
+    reflected: Any = None
+    fingerprint: str | None = None
+    last_key: str | None = None
+    last_status: str | None = None
+    fingerprint_broken: bool = False
+    last_heads: list[str] | None = None
+    warmed: bool = False
+    timings: dict[str, float] = field(default_factory=dict)
+
+    def send(self, result: CheckResult) -> None:
+        write_all(self.out_fd, (result.to_json() + "\n").encode())
+
+    # -- database ---------------------------------------------------------------------------
+
+    def refresh_reflection(self, req: CheckRequest) -> bool:
+        """Fingerprint the catalog; re-reflect only when it moved. True when it changed."""
+        from sqlalchemy import inspect
+
+        from schema_lsp.reflect import fingerprint, reflect_schema
+
+        from .database import ensure_sqlite_file, make_engine
+
+        if self.url != req.database_url or self.engine is None:
+            self.dispose()
+            self.engine = make_engine(req.database_url)
+            self.url = req.database_url
+        ensure_sqlite_file(self.engine)
+        t0 = time.perf_counter()
+        with self.engine.connect() as conn:
+            schemas = self.wanted_schemas(conn, req, inspect)
+            if schemas == self.schemas and self.reflected is not None and self.fingerprint:
+                current = self.try_fingerprint(conn, schemas, fingerprint)
+                self.timings["fingerprint_ms"] = (time.perf_counter() - t0) * 1000
+                if current is not None and current == self.fingerprint:
+                    return False
+            t1 = time.perf_counter()
+            self.reflected = reflect_schema(
+                conn,
+                schemas=schemas,
+                exclude=[(None, "alembic_version")],
+                with_fingerprint=False,
+            )
+            conn.rollback()
+            # Taken after reading: a change in between makes the next check re-read.
+            after = self.try_fingerprint(conn, schemas, fingerprint)
+            self.timings["reflect_ms"] = (time.perf_counter() - t1) * 1000
+            self.schemas = schemas
+            self.fingerprint = after
+        if not self.warmed:
+            self.warmed = True
+            with contextlib.suppress(Exception):
+                warm_up(self.reflected, self.engine.dialect)
+        return True
+
+    def applied_heads(self) -> list[str] | None:
+        """The revisions in ``alembic_version`` ([] without the table; None if unreadable)."""
+        from sqlalchemy import inspect, text
+
+        try:
+            with self.engine.connect() as conn:
+                if not inspect(conn).has_table("alembic_version"):
+                    return []
+                rows = conn.execute(text("SELECT version_num FROM alembic_version")).all()
+                conn.rollback()
+        except Exception:
+            return None
+        return sorted(str(row[0]) for row in rows)
+
+    def try_fingerprint(self, conn: Any, schemas: Any, fingerprint: Any) -> str | None:
+        """The catalog fingerprint, or None (always re-read) where the query fails."""
+        from sqlalchemy.exc import OperationalError
+
+        if self.fingerprint_broken:
+            return None
+        try:
+            value: str = fingerprint(conn, schemas)
+        except OperationalError:
+            raise  # connection trouble: reported like any other
+        except Exception as exc:
+            self.fingerprint_broken = True
+            print(
+                f"schema-lsp: catalog fingerprint unavailable ({type(exc).__name__}: {exc}); "
+                "every check re-reads the schema",
+                file=sys.stderr,
+            )
+            conn.rollback()
+            return None
+        conn.rollback()
+        return value
+
+    @staticmethod
+    def wanted_schemas(conn: Any, req: CheckRequest, inspect: Any) -> tuple[str | None, ...]:
+        if req.include_schemas is True:
+            default = conn.dialect.default_schema_name
+            names = inspect(conn).get_schema_names()
+            others = sorted(
+                n
+                for n in names
+                if n != default and n not in _SYSTEM_SCHEMAS and not n.startswith("pg_")
+            )
+            return (None, *others)
+        if isinstance(req.include_schemas, list):
+            return (None, *sorted(set(req.include_schemas)))
+        return (None,)
+
+    def dispose(self) -> None:
+        if self.engine is not None:
+            with contextlib.suppress(Exception):
+                self.engine.dispose()
+        self.engine = None
+        self.fingerprint = None
+
+    # -- checks ------------------------------------------------------------------------------
+
+    def handle(self, req: CheckRequest, reader: LineReader) -> str | None:
+        """Run one check; returns a request line that interrupted it, if any."""
+        from .database import classify
+
+        self.timings = {}
+        key = json.dumps([req.root, req.models, req.opts, req.include_schemas, req.exclude_tables])
+        try:
+            changed = self.refresh_reflection(req)
+            heads = self.applied_heads()
+            changed = changed or heads != self.last_heads
+            self.last_heads = heads
+        except Exception as exc:
+            failure = classify(exc, req.database_url)
+            self.dispose()
+            self.last_status = None
+            self.send(CheckResult(id=req.id, status=DB_ERROR, db_failure=failure))
+            return None
+        if (
+            not changed
+            and not req.models_changed
+            and key == self.last_key
+            and self.last_status is not None
+        ):
+            self.send(CheckResult(id=req.id, status=UNCHANGED, timings=dict(self.timings)))
+            return None
+        interrupt, result = self.fork_check(req, reader)
+        if result is not None:
+            result = dataclasses.replace(result, applied_heads=heads)
+            self.last_key = key
+            self.last_status = (
+                result.status if result.status not in (CANCELLED, INTERNAL_ERROR) else None
+            )
+            self.send(result)
+        return interrupt
+
+    def fork_check(
+        self, req: CheckRequest, reader: LineReader
+    ) -> tuple[str | None, CheckResult | None]:
+        from .child import run_child
+        from .failures import frames_from_faulthandler, locate_failure
+
+        result_r, result_w = os.pipe()
+        trace = tempfile.TemporaryFile()  # noqa: SIM115 (closed on every path below)
+        t0 = time.perf_counter()
+        gc.freeze()  # the child's collector never walks the warm parent's objects
+        pid = os.fork()
+        if pid == 0:  # the child
+            gc.disable()  # short-lived: exiting frees everything, collections only cost time
+            os.close(result_r)
+            os.close(reader.fd)
+            os.close(self.out_fd)
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
+            run_child(req, self.reflected, self.engine.dialect, result_w, trace.fileno())
+        os.close(result_w)
+        deadline = time.monotonic() + req.import_timeout + COMPARE_ALLOWANCE
+        chunks: list[bytes] = []
+        interrupt: str | None = None
+        killed_for_time = False
+        try:
+            while True:
+                if reader.has_line():
+                    interrupt = reader.read_line()
+                    break
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    killed_for_time = True
+                    break
+                ready, _, _ = select.select([result_r, reader.fd], [], [], remaining)
+                if reader.fd in ready:
+                    reader.fill()
+                    if reader.eof:
+                        interrupt = None
+                        break
+                if result_r in ready:
+                    chunk = os.read(result_r, 1 << 20)
+                    if not chunk:
+                        break
+                    chunks.append(chunk)
+        finally:
+            os.close(result_r)
+        if interrupt is not None or killed_for_time or reader.eof:
+            _kill(pid)
+        _, status = os.waitpid(pid, 0)
+        self.timings["child_ms"] = (time.perf_counter() - t0) * 1000
+        if interrupt is not None or reader.eof:
+            trace.close()
+            return interrupt, CheckResult(id=req.id, status=CANCELLED)
+        text = b"".join(chunks).decode(errors="replace").strip()
+        trace.seek(0)
+        dump = trace.read().decode(errors="replace")
+        trace.close()
+        if text:
+            try:
+                data = json.loads(text.splitlines()[0])
+                data.setdefault("timings", {}).update(self.timings)
+                return None, CheckResult.from_dict(data)
+            except (json.JSONDecodeError, TypeError, KeyError):
+                pass
+        frames = frames_from_faulthandler(dump)
+        if killed_for_time or dump.startswith("Timeout"):
+            message = (
+                f"importing the models did not finish within {req.import_timeout:g} s "
+                "(an endless loop or a blocking call at import time?); the import was stopped"
+            )
+            kind = "timeout"
+        elif os.WIFSIGNALED(status):
+            sig = os.WTERMSIG(status)
+            try:
+                signame = signal.Signals(sig).name
+            except ValueError:
+                signame = f"signal {sig}"
+            message = f"importing the models crashed the Python interpreter ({signame})"
+            kind = "crash"
+        else:
+            code = os.WEXITSTATUS(status)
+            message = f"importing the models ended the process (exit status {code})"
+            kind = "exit"
+        failure = locate_failure(ModelFailure(kind=kind, message=message, frames=frames), req.root)
+        return None, CheckResult(
+            id=req.id, status=MODEL_ERROR, model_failure=failure, timings=dict(self.timings)
+        )
+
+
+def warm_up(reflected: Any, dialect: Any) -> None:
+    """Run one small comparison in the parent so every forked child starts with the lazy
+    imports and caches of the comparison path already filled."""
+    import sqlalchemy as sa
+
+    from schema_lsp.autogenerate.api import compare_reflected
+    from schema_lsp.autogenerate.drift import drift_records
+
+    metadata = sa.MetaData()
+    parent = sa.Table(
+        "schema_lsp_warm_parent",
+        metadata,
+        sa.Column("id", sa.Integer, primary_key=True),
+        sa.Column("code", sa.String(20), nullable=False, unique=True, comment="c"),
+    )
+    sa.Table(
+        "schema_lsp_warm_child",
+        metadata,
+        sa.Column("id", sa.BigInteger, primary_key=True),
+        sa.Column("parent_id", sa.ForeignKey(parent.c.id, ondelete="CASCADE")),
+        sa.Column("amount", sa.Numeric(10, 2), server_default=sa.text("0")),
+        sa.Column("flag", sa.Boolean, server_default=sa.true()),
+        sa.Column("at", sa.DateTime(timezone=True), server_default=sa.func.now()),
+        sa.Column("body", sa.Text),
+        sa.Column("kind", sa.Enum("a", "b", name="schema_lsp_warm_kind")),
+        sa.Column("payload", sa.JSON),
+        sa.Index("ix_schema_lsp_warm", "parent_id", "at"),
+        comment="warm-up",
+    )
+
+    def only_ours(name: str | None, type_: str, parent_names: dict[str, Any]) -> bool:
+        return type_ != "table" or bool(name and name.startswith("schema_lsp_warm"))
+
+    opts = {"compare_type": True, "compare_server_default": True, "include_name": only_ours}
+    drift_records(compare_reflected(reflected, metadata, dialect=dialect, opts=opts), dialect)
+
+
+def _kill(pid: int) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signal.SIGKILL)
+
+
+def _private_streams() -> tuple[int, int]:
+    """Move the protocol to private fds; user output on fd 1 goes to stderr instead."""
+    proto_in = os.dup(0)
+    proto_out = os.dup(1)
+    devnull = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(devnull, 0)
+    os.close(devnull)
+    os.dup2(2, 1)
+    sys.stdout = sys.stderr
+    return proto_in, proto_out
+
+
+def main() -> None:
+    """Serve check requests until stdin closes or a ``shutdown`` request arrives."""
+    proto_in, proto_out = _private_streams()
+    state = WarmState(out_fd=proto_out)
+    try:
+        import sqlalchemy
+        import sqlalchemy.orm
+
+        import schema_lsp.autogenerate.api
+        import schema_lsp.autogenerate.drift
+        import schema_lsp.reflect
+    except Exception as exc:  # a missing SQLAlchemy, or a broken schema-lsp install
+        hello = {
+            "op": "hello",
+            "ok": False,
+            "python": sys.executable,
+            "error": f"{type(exc).__name__}: {exc}",
+            "missing": isinstance(exc, ImportError),
+        }
+        write_all(proto_out, (json.dumps(hello) + "\n").encode())
+        return
+    with contextlib.suppress(ImportError):
+        import schema_lsp.sources.hints  # noqa: F401
+    hello = {
+        "op": "hello",
+        "ok": True,
+        "python": sys.executable,
+        "version": sys.version.split()[0],
+        "sqlalchemy": sqlalchemy.__version__,
+        "pid": os.getpid(),
+    }
+    write_all(proto_out, (json.dumps(hello) + "\n").encode())
+    reader = LineReader(proto_in)
+    pending: str | None = None
+    while True:
+        line = pending if pending is not None else reader.read_line()
+        pending = None
+        if line is None:
+            break
+        if not line.strip():
+            continue
+        try:
+            message = json.loads(line)
+        except json.JSONDecodeError:
+            continue
+        op = message.get("op")
+        if op == "shutdown":
+            break
+        if op != "check":
+            continue
+        req = CheckRequest.from_dict(message)
+        try:
+            pending = state.handle(req, reader)
+        except Exception as exc:  # never die on a bad check: report and keep serving
+            state.send(
+                CheckResult(
+                    id=req.id, status=INTERNAL_ERROR, message=f"{type(exc).__name__}: {exc}"
+                )
+            )
+    state.dispose()

@@ -1,0 +1,270 @@
+"""Runtime facts about where tables and columns come from.
+
+Only the process that imported the models knows which class maps a table,
+which mixin or parent class really defines a column, and what name a naming
+convention gave an index. ``collect_hints`` records exactly that as plain,
+JSON-serialisable data so a worker can send it to the language server, where
+``map_sources`` combines it with the static parse.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import (
+    CheckConstraint,
+    Column,
+    ForeignKeyConstraint,
+    MetaData,
+    PrimaryKeyConstraint,
+    Table,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import ColumnProperty, Mapper, registry
+
+
+@dataclass(frozen=True, slots=True)
+class DefinitionRef:
+    """A class (by qualname) or module-level variable defined in ``file``."""
+
+    file: str | None
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
+class ColumnHint:
+    """A column, its mapped attribute key and the classes that may define it.
+
+    ``origins`` lists, in MRO order, the classes whose own namespace mentions
+    the attribute; the resolver takes the first one whose source defines it
+    (the mapped class itself cannot tell an override from an inherited copy).
+    """
+
+    name: str
+    key: str | None = None
+    origins: tuple[DefinitionRef, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class ConstraintHint:
+    """An index or constraint as SQLAlchemy named it (naming conventions applied)."""
+
+    kind: str
+    name: str | None
+    columns: tuple[str, ...]
+    from_column: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class TableHint:
+    """Where one ``Table`` of the target metadata was defined."""
+
+    schema: str | None
+    name: str
+    mapped_class: DefinitionRef | None = None
+    table_variables: tuple[DefinitionRef, ...] = ()
+    columns: tuple[ColumnHint, ...] = ()
+    constraints: tuple[ConstraintHint, ...] = ()
+    metadata: tuple[DefinitionRef, ...] = field(default=())
+
+
+def collect_hints(target: MetaData | registry | type[Any]) -> list[TableHint]:
+    """Hints for every table of ``target``: a ``MetaData``, declarative base or registry.
+
+    Must run where the models are imported. Mapped classes are found through
+    the ORM registries whose metadata is ``target``'s metadata.
+    """
+    metadata, registries = _metadata_and_registries(target)
+    mappers = [m for reg in registries for m in reg.mappers]
+    by_table: dict[int, list[Mapper[Any]]] = {}
+    for mapper in mappers:
+        local = mapper.local_table
+        if isinstance(local, Table) and local.metadata is metadata:
+            by_table.setdefault(id(local), []).append(mapper)
+    globals_index = _module_globals_index(metadata)
+    metadata_refs = tuple(_metadata_refs(metadata, mappers, globals_index))
+    hints: list[TableHint] = []
+    for table in metadata.tables.values():
+        table_mappers = sorted(by_table.get(id(table), []), key=_inheritance_depth)
+        primary = table_mappers[0] if table_mappers else None
+        hints.append(
+            TableHint(
+                schema=table.schema,
+                name=table.name,
+                mapped_class=_class_ref(primary.class_) if primary is not None else None,
+                table_variables=tuple(globals_index.get(id(table), ())),
+                columns=tuple(_column_hints(table, table_mappers)),
+                constraints=tuple(_constraint_hints(table)),
+                metadata=metadata_refs,
+            )
+        )
+    return hints
+
+
+def _metadata_and_registries(
+    target: MetaData | registry | type[Any],
+) -> tuple[MetaData, list[registry]]:
+    """The metadata ``target`` stands for and every ORM registry mapping into it."""
+    found = target if isinstance(target, MetaData) else getattr(target, "metadata", None)
+    if not isinstance(found, MetaData):
+        raise TypeError(f"expected MetaData, registry or declarative base, got {target!r}")
+    registries = [reg for reg in _all_registries() if reg.metadata is found]
+    for own in (target, getattr(target, "registry", None)):
+        if isinstance(own, registry) and own not in registries:
+            registries.append(own)
+    return found, registries
+
+
+def _all_registries() -> list[registry]:
+    """Every live ORM registry (SQLAlchemy keeps them in a weak set)."""
+    mapper_module = sys.modules.get("sqlalchemy.orm.mapper")
+    tracked = getattr(mapper_module, "_mapper_registries", None)
+    if tracked is None:
+        return []
+    return list(tracked)
+
+
+def _inheritance_depth(mapper: Mapper[Any]) -> int:
+    depth = 0
+    parent = mapper.inherits
+    while parent is not None:
+        depth += 1
+        parent = parent.inherits
+    return depth
+
+
+def _class_file(cls: type) -> str | None:
+    module = sys.modules.get(cls.__module__)
+    path = getattr(module, "__file__", None)
+    return path if isinstance(path, str) else None
+
+
+def _class_ref(cls: type) -> DefinitionRef:
+    return DefinitionRef(_class_file(cls), cls.__qualname__)
+
+
+def _column_hints(table: Table, mappers: list[Mapper[Any]]) -> Iterator[ColumnHint]:
+    keyed: dict[str, ColumnHint] = {}
+    for mapper in mappers:
+        for prop in _column_properties(mapper):
+            for column in prop.columns:
+                if not isinstance(column, Column) or column.table is not table:
+                    continue
+                if column.name in keyed:
+                    continue
+                owner = prop.parent.class_
+                keyed[column.name] = ColumnHint(
+                    name=column.name, key=prop.key, origins=tuple(_origins(owner, prop.key))
+                )
+    for column in table.columns:
+        yield keyed.get(column.name) or ColumnHint(name=column.name)
+
+
+def _column_properties(mapper: Mapper[Any]) -> list[ColumnProperty[Any]]:
+    """Column properties without ``configure_mappers()``.
+
+    Configuring every mapper is slow for large models and raises on a
+    half-edited relationship; column properties exist before configuration.
+    """
+    props = getattr(mapper, "_props", None)
+    if props is None:
+        return list(mapper.column_attrs)
+    return [p for p in props.values() if isinstance(p, ColumnProperty)]
+
+
+def _origins(owner: type, key: str) -> Iterator[DefinitionRef]:
+    """Classes in ``owner``'s MRO whose own namespace declares ``key``."""
+    for cls in owner.__mro__:
+        if cls is object:
+            continue
+        own = cls.__dict__
+        annotations = own.get("__annotations__", {})
+        if key in own or (isinstance(annotations, dict) and key in annotations):
+            yield _class_ref(cls)
+
+
+def _constraint_hints(table: Table) -> Iterator[ConstraintHint]:
+    for index in table.indexes:
+        yield ConstraintHint(
+            kind="index",
+            name=_name(index.name),
+            columns=tuple(c.name for c in index.columns),
+            from_column=bool(getattr(index, "_column_flag", False)),
+        )
+    for constraint in table.constraints:
+        if isinstance(constraint, PrimaryKeyConstraint):
+            kind = "primary_key"
+        elif isinstance(constraint, UniqueConstraint):
+            kind = "unique"
+        elif isinstance(constraint, ForeignKeyConstraint):
+            kind = "foreign_key"
+        elif isinstance(constraint, CheckConstraint):
+            kind = "check"
+        else:
+            continue
+        from_column = bool(getattr(constraint, "_column_flag", False))
+        yield ConstraintHint(
+            kind=kind,
+            name=_name(constraint.name),
+            columns=tuple(c.name for c in constraint.columns),
+            from_column=from_column,
+        )
+
+
+def _name(name: object) -> str | None:
+    if name is None:
+        return None
+    text = str(name)
+    return None if text == "_NONE_NAME" else text
+
+
+def _module_globals_index(metadata: MetaData) -> dict[int, list[DefinitionRef]]:
+    """id(object) -> module globals bound to it, for tables, metadata and bases.
+
+    Imperative tables and ``Base = declarative_base()`` record no source
+    location, so the module whose globals hold them is the best evidence.
+    """
+    wanted: dict[int, object] = {id(metadata): metadata}
+    for table in metadata.tables.values():
+        wanted[id(table)] = table
+    found: dict[int, list[DefinitionRef]] = {}
+    for module in list(sys.modules.values()):
+        try:  # lazy-loading module proxies may run code on attribute access
+            namespace = getattr(module, "__dict__", None)
+            path = getattr(module, "__file__", None)
+        except Exception:
+            continue
+        if not isinstance(namespace, dict) or not isinstance(path, str):
+            continue
+        for name, value in list(namespace.items()):
+            key = id(value)
+            if key in wanted and wanted[key] is value:
+                found.setdefault(key, []).append(DefinitionRef(path, name))
+            elif isinstance(value, type) and vars(value).get("metadata") is metadata:
+                found.setdefault(id(metadata), []).append(DefinitionRef(path, name))
+    return found
+
+
+def _metadata_refs(
+    metadata: MetaData,
+    mappers: list[Mapper[Any]],
+    globals_index: dict[int, list[DefinitionRef]],
+) -> Iterator[DefinitionRef]:
+    """Candidate definitions of the metadata/base, most specific first."""
+    seen: set[DefinitionRef] = set()
+    # A mapped class's MRO holds the declarative base class itself; bases made by
+    # ``declarative_base()`` claim SQLAlchemy's module, so only globals can tell.
+    for cls in mappers[0].class_.__mro__ if mappers else ():
+        own = vars(cls)
+        if own.get("metadata") is metadata and "__mapper__" not in own:
+            ref = _class_ref(cls)
+            if ref not in seen and not cls.__module__.startswith("sqlalchemy."):
+                seen.add(ref)
+                yield ref
+    for ref in globals_index.get(id(metadata), ()):
+        if ref not in seen:
+            seen.add(ref)
+            yield ref

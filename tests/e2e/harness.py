@@ -1,0 +1,144 @@
+"""Drive the real server over stdio with pytest-lsp's client; wait on notifications."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import sys
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+from lsprotocol import types
+from pytest_lsp import LanguageClient, client_capabilities
+from pytest_lsp.client import make_test_lsp_client
+
+REPO = Path(__file__).resolve().parents[2]
+EXAMPLE = REPO / "examples" / "shop"
+STATUS = "schemaLsp/status"
+DIAGNOSTICS = "textDocument/publishDiagnostics"
+
+
+def copy_example(dest: Path) -> Path:
+    """A private copy of the example project (without caches)."""
+    target = dest / "shop-project"
+    shutil.copytree(EXAMPLE, target, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    return target
+
+
+class Session:
+    """A connected client plus what the server told it."""
+
+    def __init__(self, client: LanguageClient, root: Path) -> None:
+        self.client = client
+        self.root = root
+        self.statuses: list[dict[str, Any]] = []
+        self.registrations: list[types.Registration] = []
+
+    def uri(self, relative: str) -> str:
+        return (self.root / relative).as_uri()
+
+    def diagnostics(self, relative: str) -> list[types.Diagnostic]:
+        return list(self.client.diagnostics.get(self.uri(relative), []))
+
+    async def wait_until(
+        self, method: str, predicate: Callable[[], bool], timeout: float = 30.0
+    ) -> None:
+        """Wait for notifications of ``method`` until ``predicate()`` holds."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while not predicate():
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                raise AssertionError(
+                    f"timed out after {timeout}s waiting on {method}; "
+                    f"statuses={self.statuses[-5:]} diagnostics={self.client.diagnostics}"
+                )
+            # asyncio.wait, not wait_for: a timed-out wait must not cancel pygls' future.
+            waiter = asyncio.ensure_future(self.client.wait_for_notification(method))
+            await asyncio.wait({waiter}, timeout=remaining)
+
+    async def wait_diagnostics(
+        self,
+        relative: str,
+        predicate: Callable[[list[types.Diagnostic]], bool],
+        timeout: float = 30.0,
+    ) -> list[types.Diagnostic]:
+        await self.wait_until(DIAGNOSTICS, lambda: predicate(self.diagnostics(relative)), timeout)
+        return self.diagnostics(relative)
+
+    async def wait_status(
+        self, predicate: Callable[[dict[str, Any]], bool], *, after: int = 0, timeout: float = 30.0
+    ) -> dict[str, Any]:
+        def found() -> bool:
+            return any(predicate(s) for s in self.statuses[after:])
+
+        await self.wait_until(STATUS, found, timeout)
+        return next(s for s in self.statuses[after:] if predicate(s))
+
+    def save(self, relative: str, text: str) -> None:
+        """Write a file and tell the server it was saved (as an editor would)."""
+        path = self.root / relative
+        path.write_text(text, encoding="utf-8")
+        self.client.text_document_did_save(
+            types.DidSaveTextDocumentParams(
+                text_document=types.TextDocumentIdentifier(uri=self.uri(relative))
+            )
+        )
+
+    def open(self, relative: str) -> None:
+        path = self.root / relative
+        self.client.text_document_did_open(
+            types.DidOpenTextDocumentParams(
+                text_document=types.TextDocumentItem(
+                    uri=self.uri(relative), language_id="python", version=1, text=path.read_text()
+                )
+            )
+        )
+
+
+@asynccontextmanager
+async def lsp_session(
+    root: Path,
+    *,
+    capabilities: str = "visual-studio-code",
+    settings: dict[str, Any] | None = None,
+    init_options: dict[str, Any] | None = None,
+    env: dict[str, str] | None = None,
+) -> AsyncIterator[Session]:
+    """Start ``python -m schema_lsp.server`` on ``root`` and shut it down afterwards."""
+    client = make_test_lsp_client()
+    session = Session(client, root)
+
+    @client.feature(STATUS)
+    def on_status(params: Any) -> None:
+        keys = ("state", "driftCount", "message", "root")
+        data = params if isinstance(params, dict) else {k: getattr(params, k, None) for k in keys}
+        session.statuses.append(data)
+
+    @client.feature(types.CLIENT_REGISTER_CAPABILITY)
+    def on_register(params: types.RegistrationParams) -> None:
+        session.registrations.extend(params.registrations)
+
+    if settings is not None:
+        client.set_configuration(settings, section="schemaLsp")
+    server_env = {**os.environ, **(env or {})}
+    server_env["PYTHONPATH"] = str(REPO)
+    await client.start_io(sys.executable, "-m", "schema_lsp.server", env=server_env)
+    try:
+        await client.initialize_session(
+            types.InitializeParams(
+                capabilities=client_capabilities(capabilities),
+                root_uri=root.as_uri(),
+                workspace_folders=[types.WorkspaceFolder(uri=root.as_uri(), name=root.name)],
+                initialization_options=init_options,
+            )
+        )
+        yield session
+    finally:
+        try:
+            await asyncio.wait_for(client.shutdown_session(), 15)
+        finally:
+            await client.stop()

@@ -1,0 +1,256 @@
+"""Database trouble on PostgreSQL, through the language server: a lock held by another
+session, a role over its connection limit, a role that doesn't exist yet, the schema
+changing under the server. Each case: the server keeps serving, reports the problem once,
+and recovers by itself when the cause goes away (time to recover recorded).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from databases import admin_connection, make_engine
+from lspkit import Probe, lsp
+from lsprotocol import types
+from report import CaseResult, Report
+from sqlalchemy.engine import URL, Engine
+
+pytestmark = pytest.mark.backends("postgresql")
+
+MODELS = "app_models.py"
+MODEL_TEXT = '''import sqlalchemy as sa
+
+metadata = sa.MetaData()
+items = sa.Table(
+    "items",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("name", sa.String(50)),
+)
+extra = sa.Table("extra", metadata, sa.Column("id", sa.Integer, primary_key=True))
+'''
+
+
+@pytest.fixture
+def project(tmp_path: Path, engine: Engine) -> Path:
+    root = tmp_path / "pgproject"
+    root.mkdir()
+    (root / MODELS).write_text(MODEL_TEXT, encoding="utf-8")
+    (root / "pyproject.toml").write_text(
+        '[tool.schema-lsp]\nmodels = ["app_models:metadata"]\n', encoding="utf-8"
+    )
+    with engine.begin() as conn:
+        conn.exec_driver_sql("CREATE TABLE items (id serial PRIMARY KEY, name varchar(50))")
+    return root
+
+
+@pytest.fixture
+def role(db_url: URL) -> Iterator[str]:
+    name = f"schema_lsp_r_{uuid.uuid4().hex[:10]}"
+    yield name
+    with admin_connection("postgresql") as conn:
+        conn.exec_driver_sql(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = %(r)s",
+            {"r": name},
+        )
+        conn.exec_driver_sql(f"DROP ROLE IF EXISTS {name}")
+
+
+def settings(url: URL) -> dict[str, object]:
+    return {"databaseUrl": url.render_as_string(hide_password=False), "checkInterval": 0.5}
+
+
+def healthy(probe: Probe) -> bool:
+    ds = probe.diagnostics(MODELS)
+    return any(d.code == "add_table" for d in ds) and not any("stale" in d.message for d in ds)
+
+
+def checked_since(statuses: list[dict[str, object]]) -> bool:
+    """A check triggered by a save started, and a later status reports its outcome."""
+    started = next(
+        (i for i, s in enumerate(statuses)
+         if s["state"] == "checking" and "saved" in str(s["message"])),
+        None,
+    )
+    return started is not None and any(s["state"] != "checking" for s in statuses[started:])
+
+
+def warnings(probe: Probe) -> list[str]:
+    return [m.message for m in probe.client.messages if m.type == types.MessageType.Warning]
+
+
+LOCKS = {
+    # name -> statements run in the other session's open transaction
+    "ACCESS EXCLUSIVE lock on the table + uncommitted DDL": (
+        "LOCK TABLE items IN ACCESS EXCLUSIVE MODE",
+        "ALTER TABLE items ADD COLUMN during_migration int",
+        "CREATE TABLE extra (id serial PRIMARY KEY)",
+    ),
+    # Catalog reads take no lock on user tables; this one blocks them for real.
+    "ACCESS EXCLUSIVE lock on pg_catalog.pg_attribute": (
+        "LOCK TABLE pg_catalog.pg_attribute IN ACCESS EXCLUSIVE MODE",
+    ),
+}
+
+
+@pytest.mark.parametrize("lock", list(LOCKS))
+async def test_a_lock_held_by_another_session_times_out_and_recovers(
+    lock: str, project: Path, db_url: URL, engine: Engine, hardening: Report
+) -> None:
+    async with lsp(project, settings=settings(db_url)) as probe:
+        await probe.wait_for(lambda: healthy(probe), 60, "the first check")
+        locker = make_engine(db_url)
+        conn = locker.connect()
+        try:
+            for statement in LOCKS[lock]:
+                conn.exec_driver_sql(statement)
+            before = len(probe.statuses)
+            start = time.monotonic()
+            probe.save(MODELS, MODEL_TEXT + "\n")
+            # The check ends (result or timeout), it does not hang on the lock.
+            await probe.wait_for(
+                lambda: checked_since(probe.statuses[before:]), 40, "the saved check to end"
+            )
+            blocked_for = time.monotonic() - start
+            status = probe.statuses[-1]
+            outcome = f"{status['state']}: {status['message'][:50]}"
+        finally:
+            conn.rollback()
+            conn.close()
+            locker.dispose()
+        released = time.monotonic()
+        await probe.wait_for(lambda: healthy(probe), 60, "recovery after the lock")
+        took = time.monotonic() - released
+        assert len(warnings(probe)) <= 1
+    assert blocked_for < 30
+    hardening.case(CaseResult(
+        "reliability", f"PostgreSQL: {lock} during a check",
+        survived=True, recovered=True, recover_s=took,
+        note=f"check ended after {blocked_for:.1f} s as '{outcome}'",
+    ))
+
+
+async def test_a_role_over_its_connection_limit_then_allowed(
+    project: Path, db_url: URL, role: str, hardening: Report
+) -> None:
+    with admin_connection("postgresql") as conn:
+        conn.exec_driver_sql(f"CREATE ROLE {role} LOGIN CONNECTION LIMIT 0")
+    async with lsp(project, settings=settings(db_url.set(username=role))) as probe:
+        status = await probe.wait_status(
+            lambda s: s["state"] in ("unreachable", "stale", "error"), timeout=60
+        )
+        assert "connection" in status["message"].lower(), status
+        start = time.monotonic()
+        with admin_connection("postgresql") as conn:
+            conn.exec_driver_sql(f"ALTER ROLE {role} CONNECTION LIMIT -1")
+        await probe.wait_for(lambda: healthy(probe), 60, "recovery")
+        took = time.monotonic() - start
+        assert len(warnings(probe)) == 1, warnings(probe)
+    hardening.case(CaseResult("reliability", "PostgreSQL: too many connections for the role",
+                              survived=True, recovered=True, recover_s=took,
+                              note=status["message"][:80]))
+
+
+async def test_a_role_that_does_not_exist_yet(
+    project: Path, db_url: URL, role: str, hardening: Report
+) -> None:
+    async with lsp(project, settings=settings(db_url.set(username=role))) as probe:
+        status = await probe.wait_status(
+            lambda s: s["state"] in ("unreachable", "stale", "error"), timeout=60
+        )
+        assert role in status["message"]
+        start = time.monotonic()
+        with admin_connection("postgresql") as conn:
+            conn.exec_driver_sql(f"CREATE ROLE {role} LOGIN")
+        await probe.wait_for(lambda: healthy(probe), 60, "recovery")
+        took = time.monotonic() - start
+    hardening.case(CaseResult("reliability", "PostgreSQL: login role missing, then created",
+                              survived=True, recovered=True, recover_s=took,
+                              note=status["message"][:80]))
+
+
+async def test_the_schema_changing_under_the_server_converges(
+    project: Path, db_url: URL, engine: Engine, hardening: Report
+) -> None:
+    """DDL racing the checks; the race itself can leave the server stuck (see the xfail
+    below), so here the last change lands after the checks it raced have settled."""
+    async with lsp(project, settings=settings(db_url)) as probe:
+        await probe.wait_for(lambda: healthy(probe), 60, "the first check")
+        start = time.monotonic()
+        probe.save(MODELS, MODEL_TEXT + "\n")
+        for n in range(10):  # DDL racing the check the save started
+            with engine.begin() as conn:
+                conn.exec_driver_sql(f"ALTER TABLE items ADD COLUMN c{n} int")
+            await asyncio.sleep(0)
+        before = len(probe.statuses)
+        await probe.wait_status(lambda s: s["state"] == "connected", after=before, timeout=30)
+        with engine.begin() as conn:
+            conn.exec_driver_sql("ALTER TABLE items ADD COLUMN c10 int")
+        await probe.wait_for(
+            lambda: sum(d.code == "remove_column" for d in probe.diagnostics(MODELS)) == 11,
+            60, "the final schema's drift",
+        )
+        took = time.monotonic() - start
+    hardening.case(CaseResult("reliability", "PostgreSQL: 11 ALTER TABLE during checks",
+                              survived=True, recovered=True, recover_s=took))
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="bug: worker/main.py WarmState.refresh_reflection takes the catalog fingerprint "
+    "*after* reflect_schema, in a new transaction; DDL committed between the two is in the "
+    "fingerprint but not in the reflection, so every later check answers UNCHANGED and the "
+    "server keeps the stale schema until something else changes (fingerprint before reading)",
+)
+def test_ddl_committed_while_the_worker_reflects_is_not_lost(
+    db_url: URL, engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import schema_lsp.reflect as reflect
+    from schema_lsp.server.worker.main import WarmState
+    from schema_lsp.server.worker.protocol import CheckRequest
+
+    with engine.begin() as conn:
+        conn.exec_driver_sql("CREATE TABLE items (id serial PRIMARY KEY)")
+    real = reflect.reflect_schema
+    raced: list[bool] = []
+
+    def reflect_then_race(*args: object, **kwargs: object) -> object:
+        result = real(*args, **kwargs)  # type: ignore[arg-type]
+        if not raced:
+            raced.append(True)
+            with engine.begin() as other:  # another session commits DDL meanwhile
+                other.exec_driver_sql("ALTER TABLE items ADD COLUMN late int")
+        return result
+
+    monkeypatch.setattr(reflect, "reflect_schema", reflect_then_race)
+    state = WarmState(out_fd=-1)
+    request = CheckRequest(id=1, root=".", models=[], database_url=db_url.render_as_string(
+        hide_password=False))
+    try:
+        assert state.refresh_reflection(request) is True
+        assert raced
+        # The catalog moved after it was read: the next check must read it again.
+        assert state.refresh_reflection(request) is True
+    finally:
+        state.dispose()
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="bug: worker/database.classify matches 'does not exist' before looking at what "
+    "does not exist, so 'role \"x\" does not exist' is reported as 'The database at ... does "
+    "not exist ... Create it or fix database_url' (kind missing_database); it is a login "
+    "problem (kind auth)",
+)
+async def test_a_missing_role_is_not_called_a_missing_database(
+    project: Path, db_url: URL, role: str
+) -> None:
+    async with lsp(project, settings=settings(db_url.set(username=role))) as probe:
+        status = await probe.wait_status(
+            lambda s: s["state"] in ("unreachable", "stale", "error"), timeout=60
+        )
+    assert "database at" not in status["message"] or "does not exist" not in status["message"]

@@ -1,0 +1,12 @@
+"""Shares the hardening suite's report fixture and LSP helpers (tests/reliability)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "reliability"))
+
+from report import hardening
+
+__all__ = ["hardening"]

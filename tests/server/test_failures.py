@@ -1,0 +1,60 @@
+"""Locating model failures from Python and faulthandler tracebacks."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from schema_lsp.server.worker.failures import (
+    deepest_workspace_frame,
+    failure_from_exception,
+    frames_from_faulthandler,
+    locate_failure,
+)
+from schema_lsp.server.worker.protocol import Frame, ModelFailure
+
+
+def test_faulthandler_dump_is_read_most_recent_last(tmp_path: Path) -> None:
+    models = tmp_path / "models.py"
+    dump = (
+        "Timeout (0:00:01)!\n"
+        "Thread 0x00007f (most recent call first):\n"
+        f'  File "{models}", line 7 in loop\n'
+        f'  File "{models}", line 12 in <module>\n'
+        '  File "<frozen importlib._bootstrap>", line 241 in _call_with_frames_removed\n'
+        "\n"
+        "Thread 0x00007e (most recent call first):\n"
+        '  File "/elsewhere.py", line 1 in other\n'
+    )
+    frames = frames_from_faulthandler(dump)
+    assert [(f.line, f.name) for f in frames] == [
+        (241, "_call_with_frames_removed"),
+        (12, "<module>"),
+        (7, "loop"),
+    ]
+
+
+def test_deepest_frame_inside_the_workspace_skips_libraries_and_venv(tmp_path: Path) -> None:
+    (tmp_path / ".venv").mkdir()
+    frames = [
+        Frame("<frozen importlib._bootstrap>", 1),
+        Frame(str(tmp_path / "app" / "models.py"), 10),
+        Frame("/usr/lib/python3/site-packages/sqlalchemy/orm/decl.py", 99),
+        Frame(str(tmp_path / ".venv" / "lib" / "x.py"), 5),
+    ]
+    found = deepest_workspace_frame(frames, tmp_path)
+    assert found is not None and found.line == 10
+
+
+def test_syntax_error_keeps_its_own_location(tmp_path: Path) -> None:
+    path = tmp_path / "m.py"
+    try:
+        compile("x = (\n", str(path), "exec")
+    except SyntaxError as exc:
+        failure = failure_from_exception(exc)
+    assert failure.kind == "syntax" and failure.line == 1 and failure.path == str(path)
+    assert locate_failure(failure, tmp_path).line == 1
+
+
+def test_failure_outside_the_workspace_stays_unlocated(tmp_path: Path) -> None:
+    failure = ModelFailure(kind="exception", message="x", frames=[Frame("/lib/a.py", 3)])
+    assert locate_failure(failure, tmp_path).path is None
