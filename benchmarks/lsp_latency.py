@@ -251,8 +251,9 @@ def format_table(results: Sequence[Result]) -> str:
         lines.append(
             f"{r.tables:>6} | {statistics.median(r.save_ms):>14.1f} ms | "
             f"{percentile(r.save_ms, 0.95):>5.1f} ms | {statistics.median(r.idle_ms):>14.1f} ms | "
-            f"{percentile(r.idle_ms, 0.95):>4.1f} ms | {statistics.median(r.fingerprint_ms):>8.1f} ms | "
-            f"{r.first_check_s:>9.2f} s | {r.server_rss_mib:>6.0f} MiB | {r.worker_rss_mib:>6.0f} MiB"
+            f"{percentile(r.idle_ms, 0.95):>4.1f} ms | "
+            f"{statistics.median(r.fingerprint_ms):>8.1f} ms | {r.first_check_s:>9.2f} s | "
+            f"{r.server_rss_mib:>6.0f} MiB | {r.worker_rss_mib:>6.0f} MiB"
         )
     return "\n".join(lines)
 

@@ -42,6 +42,13 @@ _AC = TypeVar("_AC", bound="AddConstraintOp")
 #: A revision identifier or a sequence of them, as Alembic accepts.
 RevIdType = str | Sequence[str] | None
 
+#: ``op.info`` key: ops that run right after this op's reverse in a ``ModifyTableOps``
+#: (the index MySQL creates for a foreign key goes with the key).
+REVERSE_ALSO = "schema_lsp.reverse_also"
+#: ``op.info`` key: the op's reverse is left out of a ``ModifyTableOps`` downgrade because
+#: the table's own drop, which follows it, takes care of it.
+REVERSED_WITH_TABLE = "schema_lsp.reversed_with_table"
+
 
 class MigrateOperation:
     """Base of every operation; ``info`` is a free-form dict for user hooks."""
@@ -965,11 +972,13 @@ class ModifyTableOps(OpContainer):
         self.schema = schema
 
     def reverse(self) -> ModifyTableOps:
-        return ModifyTableOps(
-            self.table_name,
-            ops=list(reversed([op.reverse() for op in self.ops])),
-            schema=self.schema,
-        )
+        reversed_ops: list[MigrateOperation] = []
+        for op in reversed(self.ops):
+            if op.info.get(REVERSED_WITH_TABLE):
+                continue
+            reversed_ops.append(op.reverse())
+            reversed_ops.extend(op.info.get(REVERSE_ALSO, ()))
+        return ModifyTableOps(self.table_name, ops=reversed_ops, schema=self.schema)
 
 
 class UpgradeOps(OpContainer):
@@ -982,7 +991,14 @@ class UpgradeOps(OpContainer):
         self.upgrade_token = upgrade_token
 
     def reverse_into(self, downgrade_ops: DowngradeOps) -> DowngradeOps:
-        downgrade_ops.ops[:] = list(reversed([op.reverse() for op in self.ops]))
+        reversed_ops: list[MigrateOperation] = []
+        for op in reversed(self.ops):
+            undo = op.reverse()
+            emptied = isinstance(undo, ModifyTableOps) and not undo.ops
+            if emptied and isinstance(op, ModifyTableOps) and op.ops:
+                continue  # every op of the block goes with the table's drop
+            reversed_ops.append(undo)
+        downgrade_ops.ops[:] = reversed_ops
         return downgrade_ops
 
     def reverse(self) -> DowngradeOps:

@@ -283,11 +283,10 @@ def test_normalised_checks_still_see_changes() -> None:
         assert normalize_sql(old, "x") != normalize_sql(new, "x"), (old, new)
 
 
+@pytest.mark.backends("postgresql", "mariadb")  # SQLite has no named default schema
 def test_default_schema_named_explicitly(engine: Engine, backend: str) -> None:
     """Tables declared with ``schema=<the default schema>``: their keys and indexes are the
     ones of the unqualified tables."""
-    if backend == "sqlite":
-        pytest.skip("SQLite has no named default schema")
     with engine.connect() as conn:
         default = conn.dialect.default_schema_name
     m = sa.MetaData()

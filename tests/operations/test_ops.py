@@ -371,3 +371,34 @@ def test_add_column_from_column_and_rename_and_bulk_insert() -> None:
     assert (rename.table_name, rename.new_table_name, rename.schema) == ("a", "b", "s")
     bulk = ops.BulkInsertOp(table, [{"x": 1}], multiinsert=False)
     assert (bulk.table, bulk.rows, bulk.multiinsert) == (table, [{"x": 1}], False)
+
+
+def test_reverse_also_and_reversed_with_table_shape_the_downgrade() -> None:
+    """The two ``info`` marks MySQL's foreign-key indexes need (set by the comparators):
+    an extra op after a reverse, and a reverse left to the table's drop."""
+    metadata = sa.MetaData()
+    posts = sa.Table(
+        "posts",
+        metadata,
+        sa.Column("id", sa.Integer, primary_key=True),
+        sa.Column("user_id", sa.Integer),
+        sa.Index("ix_posts_user_id", "user_id"),
+    )
+    add_fk = ops.CreateForeignKeyOp("fk_posts_user", "users", "posts", ["user_id"], ["id"])
+    implicit = ops.DropIndexOp("fk_posts_user", table_name="users")
+    add_fk.info[ops.REVERSE_ALSO] = [implicit]
+    index = ops.CreateIndexOp.from_index(next(iter(posts.indexes)))
+    index.info[ops.REVERSED_WITH_TABLE] = True
+    upgrade = ops.UpgradeOps(
+        [
+            ops.ModifyTableOps("users", [add_fk]),
+            ops.CreateTableOp.from_table(posts),
+            ops.ModifyTableOps("posts", [index]),
+        ]
+    )
+    downgrade = upgrade.reverse()
+    assert [type(o).__name__ for o in downgrade.ops] == ["DropTableOp", "ModifyTableOps"]
+    block = downgrade.ops[1]
+    assert isinstance(block, ops.ModifyTableOps)
+    assert block.ops[0].to_diff_tuple()[0] == "remove_fk"
+    assert block.ops[1] is implicit

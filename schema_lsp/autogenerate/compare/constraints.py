@@ -35,6 +35,7 @@ from ...operations import ops
 from ...reflect import ReflectedTable
 from ...reflect.objects import build_table
 from ..dispatch import Deferred, PriorityDispatchResult, builtin
+from .mysql_fk_indexes import mark_implicit_index, mark_index_dropped_with_table
 from .registry import builtin_comparators
 from .sqltext import compile_sql, normalize_sql, pg_index_expr
 from .tables import conn_table_record
@@ -452,7 +453,10 @@ def compare_indexes_and_uniques(
     def added(sig: _Sig) -> None:
         if sig.is_index:
             if ac.run_object_filters(sig.obj, sig.obj.name, "index", False, None):
-                modify_ops.ops.append(ops.CreateIndexOp.from_index(sig.obj))
+                create = ops.CreateIndexOp.from_index(sig.obj)
+                if is_create:
+                    mark_index_dropped_with_table(create, sig.obj, dialect.name)
+                modify_ops.ops.append(create)
         elif not (is_create or is_drop) and ac.run_object_filters(
             sig.obj, _name_str(sig.obj.name), "unique_constraint", False, None
         ):
@@ -824,7 +828,9 @@ def compare_foreign_keys(
         s = meta_by_sig[sig_key]
         compare_to = conn_obj(conn_by_name[s.name]) if s.name in conn_by_name else None
         if ac.run_object_filters(s.obj, s.name, "foreign_key_constraint", False, compare_to):
-            modify_ops.ops.append(_create_fk_op(s.obj, s))
+            create = _create_fk_op(s.obj, s)
+            mark_implicit_index(create, s.obj, ac.dialect.name)
+            modify_ops.ops.append(create)
 
     return PriorityDispatchResult.CONTINUE
 
