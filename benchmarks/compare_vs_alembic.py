@@ -8,8 +8,13 @@ same database, interleaved repeat by repeat, after one untimed warm-up each.
 Reported per backend/size/engine: median and p95 (nearest rank) wall time,
 SQL statements executed (cursor events, counted on the warm-up run), peak
 Python memory (tracemalloc, a separate run so tracing does not skew timings),
-the speed ratio alembic/ours, and whether both report the same set of
-differences (normalised to kind + object names).
+the speed ratio alembic/ours, and whether both report the same differences:
+the same entries (kind + object names) and, for each entry both report, the
+same values (types and defaults rendered for the dialect, nullability, columns).
+
+Our engine keeps per-process caches (compiled types, rendered defaults) that a
+language server reuses between checks; they are cleared before every timed and
+memory run, so each one costs what a one-shot ``schema-lsp check`` would.
 
     python benchmarks/compare_vs_alembic.py --backends sqlite,postgresql,mariadb \
         --tables 50,200,1000 --repeats 5 [--json results.json]
@@ -37,6 +42,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.sql.schema import ColumnCollectionConstraint
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "benchmarks"))
@@ -58,6 +64,14 @@ CompareFn = Callable[[Connection, sa.MetaData], list[Any]]
 DiffKey = tuple[str, str | None, str | None, str | None]
 
 
+def _no_caches() -> None:
+    """Alembic keeps no caches of its own between runs."""
+
+
+#: What runs before each timed or memory run of an engine, so it starts cold.
+COLD_START: dict[str, Callable[[], None]] = {"alembic": _no_caches, "ours": _no_caches}
+
+
 def _alembic_compare() -> CompareFn:
     from alembic.autogenerate import compare_metadata
     from alembic.runtime.migration import MigrationContext
@@ -72,9 +86,11 @@ def _ours_compare() -> tuple[CompareFn | None, str | None]:
     """Our engine, or the reason it cannot be imported yet."""
     try:
         from schema_lsp.autogenerate import compare_metadata
+        from schema_lsp.autogenerate.compare import clear_caches
         from schema_lsp.runtime.migration import MigrationContext
     except ImportError as exc:
         return None, f"schema_lsp engine not importable: {exc}"
+    COLD_START["ours"] = clear_caches
 
     def run(conn: Connection, models: sa.MetaData) -> list[Any]:
         return list(compare_metadata(MigrationContext.configure(conn, opts=OPTS), models))
@@ -125,15 +141,76 @@ def diff_key(entry: Sequence[Any]) -> DiffKey:
     return kind, schema, table, _obj_name(obj)
 
 
-def diff_keys(diffs: Iterable[Any]) -> set[DiffKey]:
-    """All diff entries (flattening Alembic's per-column modify lists) as a set of keys."""
-    keys: set[DiffKey] = set()
+def _flat(diffs: Iterable[Any]) -> Iterable[Sequence[Any]]:
     for entry in diffs:
         if isinstance(entry, list):
-            keys.update(diff_key(item) for item in entry)
+            yield from entry
         else:
-            keys.add(diff_key(entry))
-    return keys
+            yield entry
+
+
+def diff_keys(diffs: Iterable[Any]) -> set[DiffKey]:
+    """All diff entries (flattening Alembic's per-column modify lists) as a set of keys."""
+    return {diff_key(entry) for entry in _flat(diffs)}
+
+
+def _sql(obj: Any, dialect: sa.engine.Dialect) -> str | None:
+    """A type or server default as the dialect writes it (None: none; "-": unset)."""
+    if obj is None or obj is False:
+        return None if obj is None else "-"
+    if isinstance(obj, sa.types.TypeEngine):
+        try:
+            return str(obj.compile(dialect=dialect))
+        except sa.exc.SQLAlchemyError:
+            return repr(obj)
+    if isinstance(obj, sa.DefaultClause):
+        arg = obj.arg
+        if isinstance(arg, str):
+            return f"'{arg}'"
+        if isinstance(arg, sa.TextClause):
+            return arg.text
+        return str(arg.compile(dialect=dialect, compile_kwargs={"literal_binds": True}))
+    return repr(obj)
+
+
+def _column_value(col: sa.Column[Any], dialect: sa.engine.Dialect) -> tuple[Any, ...]:
+    return (_sql(col.type, dialect), col.nullable, _sql(col.server_default, dialect))
+
+
+def diff_value(entry: Sequence[Any], dialect: sa.engine.Dialect) -> tuple[Any, ...]:
+    """What one diff entry says beyond its key: rendered types and defaults, nullability,
+    columns, targets. Compared between engines for the entries both report."""
+    kind = str(entry[0])
+    if kind in ("modify_type", "modify_default"):
+        return (_sql(entry[5], dialect), _sql(entry[6], dialect))
+    if kind.startswith("modify_") and len(entry) == 7:  # nullable, comment
+        return (entry[5], entry[6])
+    if kind in ("add_column", "remove_column"):
+        return _column_value(entry[3], dialect)
+    obj = entry[1]
+    if isinstance(obj, sa.Table):
+        if kind.endswith("table_comment"):
+            return (obj.comment,)
+        return tuple(sorted((c.name, *_column_value(c, dialect)) for c in obj.columns))
+    if isinstance(obj, sa.Index):
+        return (tuple(str(e) for e in obj.expressions), bool(obj.unique))
+    if isinstance(obj, sa.ForeignKeyConstraint):
+        return (
+            tuple(obj.column_keys),
+            tuple(e.target_fullname for e in obj.elements),
+            obj.ondelete,
+            obj.onupdate,
+        )
+    if isinstance(obj, sa.CheckConstraint):
+        return (str(obj.sqltext),)
+    if isinstance(obj, ColumnCollectionConstraint):
+        return (type(obj).__name__, tuple(c.name for c in obj.columns))
+    return ()
+
+
+def diff_values(diffs: Iterable[Any], dialect: sa.engine.Dialect) -> dict[DiffKey, Any]:
+    """Each entry's value by its key (see ``diff_value``)."""
+    return {diff_key(entry): diff_value(entry, dialect) for entry in _flat(diffs)}
 
 
 # --------------------------------------------------------------------------- measuring
@@ -162,6 +239,8 @@ class CaseResult:
     agree: bool | None = None
     only_alembic: list[list[Any]] = field(default_factory=list)
     only_ours: list[list[Any]] = field(default_factory=list)
+    #: Entries both report with different values: [kind, schema, table, name, alembic, ours].
+    values_differ: list[list[Any]] = field(default_factory=list)
     setup_s: float = 0.0
 
 
@@ -171,8 +250,11 @@ def p95(values: Sequence[float]) -> float:
     return ordered[max(0, math.ceil(0.95 * len(ordered)) - 1)]
 
 
-def _timed(fn: CompareFn, engine: Engine, models: sa.MetaData) -> float:
+def _timed(
+    fn: CompareFn, engine: Engine, models: sa.MetaData, cold: Callable[[], None]
+) -> float:
     with engine.connect() as conn:
+        cold()
         gc.collect()
         start = time.perf_counter()
         fn(conn, models)
@@ -190,8 +272,11 @@ def _counted(fn: CompareFn, engine: Engine, models: sa.MetaData) -> tuple[list[A
     return diffs, len(statements)
 
 
-def _peak_mib(fn: CompareFn, engine: Engine, models: sa.MetaData) -> float:
+def _peak_mib(
+    fn: CompareFn, engine: Engine, models: sa.MetaData, cold: Callable[[], None]
+) -> float:
     with engine.connect() as conn:
+        cold()
         gc.collect()
         tracemalloc.start()
         try:
@@ -228,7 +313,7 @@ def run_case(
         db_meta.create_all(engine)
         setup_s = time.perf_counter() - start
 
-        keys: dict[str, set[DiffKey]] = {}
+        values: dict[str, dict[DiffKey, Any]] = {}
         active: dict[str, CompareFn] = {}
         for name, fn in sides.items():
             if fn is None:
@@ -240,14 +325,14 @@ def run_case(
                 continue
             results[name].statements = count
             results[name].diffs = len(diffs)
-            keys[name] = diff_keys(diffs)
+            values[name] = diff_values(diffs, engine.dialect)
             active[name] = fn
         for _ in range(repeats):
             for name, fn in active.items():
-                results[name].times_s.append(_timed(fn, engine, models))
+                results[name].times_s.append(_timed(fn, engine, models, COLD_START[name]))
         if measure_memory:
             for name, fn in active.items():
-                results[name].peak_mib = _peak_mib(fn, engine, models)
+                results[name].peak_mib = _peak_mib(fn, engine, models, COLD_START[name])
 
     for side in results.values():
         if side.times_s:
@@ -257,10 +342,16 @@ def run_case(
                       results["ours"], setup_s=setup_s)
     if results["alembic"].median_s and results["ours"].median_s:
         case.ratio = results["alembic"].median_s / results["ours"].median_s
-    if "alembic" in keys and "ours" in keys:
-        case.agree = keys["alembic"] == keys["ours"]
-        case.only_alembic = [list(k) for k in sorted(keys["alembic"] - keys["ours"], key=str)]
-        case.only_ours = [list(k) for k in sorted(keys["ours"] - keys["alembic"], key=str)]
+    if "alembic" in values and "ours" in values:
+        theirs, ours = values["alembic"], values["ours"]
+        case.only_alembic = [list(k) for k in sorted(theirs.keys() - ours.keys(), key=str)]
+        case.only_ours = [list(k) for k in sorted(ours.keys() - theirs.keys(), key=str)]
+        case.values_differ = [
+            [*k, theirs[k], ours[k]]
+            for k in sorted(theirs.keys() & ours.keys(), key=str)
+            if theirs[k] != ours[k]
+        ]
+        case.agree = not (case.only_alembic or case.only_ours or case.values_differ)
     return case
 
 
@@ -277,6 +368,8 @@ def disagreement_summary(case: CaseResult) -> str:
     for label, keys in (("alembic", case.only_alembic), ("ours", case.only_ours)):
         by_kind = Counter(str(key[0]) for key in keys)
         parts.extend(f"{label}+{n} {kind}" for kind, n in sorted(by_kind.items()))
+    by_kind = Counter(str(entry[0]) for entry in case.values_differ)
+    parts.extend(f"values differ: {n} {kind}" for kind, n in sorted(by_kind.items()))
     return ", ".join(parts)
 
 
@@ -309,6 +402,13 @@ def format_table(cases: Sequence[CaseResult]) -> str:
                     lines.append(f"{'':<18}{label}: {tuple(key)}")
                 if len(keys) > 5:
                     lines.append(f"{'':<18}{label}: ... {len(keys) - 5} more")
+            for entry in case.values_differ[:5]:
+                lines.append(
+                    f"{'':<18}values differ: {tuple(entry[:4])} alembic {entry[4]!r} "
+                    f"ours {entry[5]!r}"
+                )
+            if len(case.values_differ) > 5:
+                lines.append(f"{'':<18}values differ: ... {len(case.values_differ) - 5} more")
     return "\n".join(lines)
 
 

@@ -17,6 +17,7 @@ from sqlalchemy import MetaData
 from sqlalchemy.exc import DBAPIError, NoSuchModuleError, SQLAlchemyError
 
 from .autogenerate.api import produce_migrations
+from .autogenerate.compare.failures import failed_object
 from .autogenerate.drift import Drift, drift_records
 from .database import (
     DatabaseError,
@@ -103,6 +104,23 @@ def comparison(
         engine.dispose()
 
 
+#: Appended to every message about a failure that is schema-lsp's fault, not the user's.
+REPORT_HINT = "this is a bug in schema-lsp: please report it with this message"
+
+
+def internal_error_message(exc: BaseException) -> str:
+    """One line for an unexpected exception during the comparison: what was being compared,
+    the exception, and the hint to report it."""
+    what = failed_object(exc) or "the models with the database"
+    return f"comparing {what} failed: {exception_summary(exc)}; {REPORT_HINT}"
+
+
+def exception_summary(exc: BaseException) -> str:
+    """``TypeName: first line of the message`` (at most 300 characters of it)."""
+    lines = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {lines[0][:300]}" if lines else type(exc).__name__
+
+
 def check_drift(
     models: str | Sequence[str],
     url: str,
@@ -116,7 +134,12 @@ def check_drift(
     with comparison(
         specs, url, project_dir=project_dir, opts=opts, exclude_tables=exclude_tables
     ) as (metadata, context):
-        script = produce_migrations(context, metadata)
+        try:
+            script = produce_migrations(context, metadata)
+        except DBAPIError:
+            raise  # the database refused a read: ``comparison`` explains it
+        except Exception as exc:
+            raise CheckError(internal_error_message(exc)) from None
         dialect = context.dialect
     assert script.upgrade_ops is not None
     return CheckResult(specs, mask_url(url), drift_records(script.upgrade_ops, dialect), script)

@@ -13,11 +13,21 @@ from sqlalchemy import create_engine, make_url
 from sqlalchemy.engine import URL, Engine
 from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError, OperationalError
 
-#: The extra that installs each backend's driver.
+#: The driver our extra installs for each backend, and the extra: (driver, extra).
 DRIVER_EXTRAS = {
     "postgresql": ("psycopg", "postgresql"),
     "mysql": ("pymysql", "mysql"),
     "mariadb": ("pymysql", "mysql"),
+}
+
+#: PyPI names of drivers whose SQLAlchemy driver name is not their package name.
+DRIVER_PACKAGES = {
+    "psycopg": "psycopg[binary]",
+    "psycopg2": "psycopg2-binary",
+    "mysqldb": "mysqlclient",
+    "mariadbconnector": "mariadb",
+    "mysqlconnector": "mysql-connector-python",
+    "pysqlite": "pysqlite3",
 }
 
 #: Seconds to wait for a connection, a lock, or a statement before giving up.
@@ -120,13 +130,28 @@ def open_engine(url: str | URL) -> Engine:
 
 
 def missing_driver_message(url: URL, exc: BaseException) -> str:
+    """What is missing and the install that fixes it, for the driver the URL names: our
+    extra only installs psycopg and PyMySQL, so other drivers get their own package (or the
+    URL spelling that uses ours)."""
     backend = url.get_backend_name()
-    extra = DRIVER_EXTRAS.get(backend, ("", None))[1]
-    hint = (
-        f"install it with: pip install 'schema-lsp[{extra}]'"
-        if extra
-        else f"install the driver for {backend}"
-    )
+    try:
+        driver: str | None = url.get_driver_name()
+    except (NoSuchModuleError, ImportError):  # a dialect SQLAlchemy doesn't know
+        driver = None
+    ours, extra = DRIVER_EXTRAS.get(backend, (None, None))
+    package = DRIVER_PACKAGES.get(driver or "", driver)
+    if extra and driver == ours:
+        hint = f"install it with: pip install 'schema-lsp[{extra}]'"
+    elif extra and package:
+        hint = (
+            f"install it with: pip install '{package}', or use the driver schema-lsp "
+            f"installs: write the URL as {backend}+{ours}:// and pip install "
+            f"'schema-lsp[{extra}]'"
+        )
+    elif package:
+        hint = f"install it with: pip install '{package}'"
+    else:
+        hint = f"install the driver for {backend}"
     return f"the database driver for {mask_url(url)} is not installed ({exc}); {hint}"
 
 

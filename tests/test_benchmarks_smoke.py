@@ -86,19 +86,56 @@ def test_generated_schema_is_creatable_and_clean(backend: str, engine: Engine) -
     assert _alembic_diff(engine, db_meta) == []
 
 
-def test_benchmark_script_smoke(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_benchmark_script_smoke(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Both engines run on a tiny schema; ours starts cold before each measured run."""
+    import schema_lsp.autogenerate.compare as compare
+
     bench = _load("compare_vs_alembic")
+    cleared: list[int] = []
+    clear = compare.clear_caches
+    monkeypatch.setattr(compare, "clear_caches", lambda: (cleared.append(1), clear())[1])
     out = tmp_path / "results.json"
     code = bench.main(["--backends", "sqlite", "--tables", "10", "--repeats", "1",
-                       "--alembic-only", "--json", str(out)])
+                       "--json", str(out)])
     assert code == 0
     payload = json.loads(out.read_text())
     (case,) = payload["cases"]
     assert case["backend"] == "sqlite" and case["tables"] == 10
-    assert case["alembic"]["median_s"] > 0
-    assert case["alembic"]["statements"] > 0
-    assert case["alembic"]["diffs"] > 0
+    for side in ("alembic", "ours"):
+        assert case[side]["error"] is None
+        assert case[side]["median_s"] > 0
+        assert case[side]["statements"] > 0
+        assert case[side]["peak_mib"] > 0
+        assert case[side]["diffs"] > 0
+    assert case["ratio"] > 0
+    assert cleared == [1, 1]  # before the timed repeat and before the memory run
+    # Every entry we report, Alembic reports too, with the same values.
+    assert case["only_ours"] == [] and case["values_differ"] == []
     assert "sqlite" in capsys.readouterr().out
+
+
+def test_agreement_compares_values_not_only_names(sqlite_engine: Engine) -> None:
+    bench = _load("compare_vs_alembic")
+    db = sa.MetaData()
+    sa.Table("t", db, sa.Column("id", sa.Integer, primary_key=True), sa.Column("c", sa.String(5)))
+    db.create_all(sqlite_engine)
+    wider, longer = (sa.MetaData() for _ in range(2))
+    for md, length in ((wider, 9), (longer, 12)):
+        sa.Table("t", md, sa.Column("id", sa.Integer, primary_key=True),
+                 sa.Column("c", sa.String(length)))
+    a = bench.diff_values(_alembic_diff(sqlite_engine, wider), sqlite_engine.dialect)
+    b = bench.diff_values(_alembic_diff(sqlite_engine, longer), sqlite_engine.dialect)
+    key = ("modify_type", None, "t", "c")
+    assert a.keys() == b.keys() == {key}
+    assert a[key] == ("VARCHAR(5)", "VARCHAR(9)") and b[key] == ("VARCHAR(5)", "VARCHAR(12)")
+    case = bench.CaseResult(
+        "sqlite", 1, 1, bench.SideResult("alembic"), bench.SideResult("ours"), agree=False,
+        values_differ=[[*key, a[key], b[key]]],
+    )
+    assert bench.disagreement_summary(case) == "values differ: 1 modify_type"
+    assert "ours ('VARCHAR(5)', 'VARCHAR(12)')" in bench.format_table([case])
 
 
 def test_diff_keys_normalise_alembic_diffs(sqlite_engine: Engine) -> None:

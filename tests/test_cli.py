@@ -7,11 +7,15 @@ import json
 import shutil
 import subprocess
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
 
+from schema_lsp.autogenerate import comparators
 from schema_lsp.cli import main
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "shop"
@@ -75,6 +79,114 @@ def test_check_errors_are_one_line(shop: Path, args: list[str], expected: str) -
     assert "Traceback" not in result.stderr
     assert "s3cret" not in result.stderr + result.stdout
     assert len(result.stderr.strip().splitlines()) == 1
+
+
+REPORT = "this is a bug in schema-lsp: please report it with this message"
+
+
+@contextmanager
+def _failing_comparator(target: str, exc: Exception) -> Iterator[None]:
+    """A plugin comparator that raises ``exc`` on the users table, as a bug in ours would."""
+
+    def fail(autogen_context: Any, op: Any, schema: Any, tname: str, *rest: Any) -> None:
+        if tname == "users":
+            raise exc
+
+    comparators.dispatch_for(target)(fail)
+    try:
+        yield
+    finally:
+        for entries in comparators._registry.values():
+            entries[:] = [e for e in entries if e[0] is not fail]
+
+
+@pytest.mark.parametrize(
+    ("target", "exc", "expected"),
+    [
+        (
+            "table",
+            sa.exc.CompileError("can't render element"),
+            "comparing table users failed: CompileError: can't render element",
+        ),
+        (
+            "column",
+            KeyError("name"),
+            "comparing column users.id failed: KeyError: 'name'",
+        ),
+    ],
+)
+def test_check_internal_error_is_one_line_exit_2(
+    shop: Path, capsys: pytest.CaptureFixture[str], target: str, exc: Exception, expected: str
+) -> None:
+    with _failing_comparator(target, exc):
+        code = main(["check", "--project", str(shop)])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert err == f"schema-lsp: error: {expected}; {REPORT}\n"
+
+
+def test_check_unexpected_error_anywhere_is_exit_2(
+    shop: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import schema_lsp.check
+
+    def broken(*args: Any, **kw: Any) -> None:
+        raise RuntimeError("postgresql://app:s3cret@h/x went away\nsecond line")
+
+    monkeypatch.setattr(schema_lsp.check, "check_drift", broken)
+    code = main(["check", "--project", str(shop), "--db", "postgresql://app:s3cret@h/x"])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert err == (
+        "schema-lsp: error: check failed: RuntimeError: postgresql://app:***@h/x went away; "
+        f"{REPORT}\n"
+    )
+
+
+@pytest.mark.parametrize(
+    ("url", "module", "hint"),
+    [
+        (
+            "postgresql+psycopg://app:s3cret@h/x",
+            "psycopg",
+            "install it with: pip install 'schema-lsp[postgresql]'",
+        ),
+        (
+            "mysql+pymysql://app:s3cret@h/x",
+            "pymysql",
+            "install it with: pip install 'schema-lsp[mysql]'",
+        ),
+        (
+            "mysql+mysqldb://app:s3cret@h/x",
+            "MySQLdb",
+            "install it with: pip install 'mysqlclient', or use the driver schema-lsp "
+            "installs: write the URL as mysql+pymysql:// and pip install 'schema-lsp[mysql]'",
+        ),
+        (
+            "postgresql+pg8000://app:s3cret@h/x",
+            "pg8000",
+            "install it with: pip install 'pg8000', or use the driver schema-lsp installs: "
+            "write the URL as postgresql+psycopg:// and pip install 'schema-lsp[postgresql]'",
+        ),
+    ],
+)
+def test_check_missing_driver_names_the_install_that_fixes_it(
+    shop: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    url: str,
+    module: str,
+    hint: str,
+) -> None:
+    monkeypatch.setitem(sys.modules, module, None)  # as if the driver were not installed
+    code = main(["check", "--project", str(shop), "--db", url])
+    err = capsys.readouterr().err
+    shown = url.replace("s3cret", "***")
+    assert code == 2
+    assert err == (
+        f"schema-lsp: error: the database driver for {shown} is not installed "
+        f"(import of {module} halted; None in sys.modules); {hint}\n"
+    )
 
 
 def test_check_import_error_names_file_and_line(shop: Path) -> None:

@@ -177,3 +177,25 @@ def test_deterministic_between_runs(engine: Engine) -> None:
             for _ in range(3)
         ]
     assert runs[0] == runs[1] == runs[2]
+
+
+def test_remove_order_is_reverse_dependency_then_name(engine: Engine) -> None:
+    """``remove-order``: tables nothing left references go first, ties by name, whatever
+    the order the database lists them in (Alembic's is a set's)."""
+    from tests.autogenerate.differential import DIVERGENCES
+
+    before = sa.MetaData()
+    _chain(before, ["alpha", "mid", "leaf"])  # leaf -> mid -> alpha
+    for name in ("zeta", "beta", "keep"):
+        sa.Table(name, before, sa.Column("id", sa.Integer, primary_key=True))
+    build_database(engine, before)
+    after = sa.MetaData()
+    sa.Table("keep", after, sa.Column("id", sa.Integer, primary_key=True))
+    with engine.connect() as conn:
+        result = run_both(conn, after)
+        runs = [compare_metadata(MigrationContext.configure(conn), after) for _ in range(3)]
+    assert_same(result)
+    expected = ["beta", "leaf", "zeta", "mid", "alpha"]
+    for diffs in (result.raw_ours, *runs):
+        assert [d[1].name for d in diffs if d[0] == "remove_table"] == expected
+    assert "remove-order" in DIVERGENCES

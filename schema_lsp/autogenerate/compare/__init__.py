@@ -13,11 +13,13 @@ from . import columns, comments, schema, server_defaults, tables, types
 
 # isort: split
 from . import checks
+from .caches import clear_caches
 from .registry import builtin_comparators, comparators
 
 __all__ = [
     "builtin_comparators",
     "checks",
+    "clear_caches",
     "columns",
     "comments",
     "comparators",

@@ -34,6 +34,7 @@ from sqlalchemy.sql.functions import FunctionElement
 from ...operations import ops
 from ...reflect.objects import server_default_of
 from ..dispatch import DispatchPriority, PriorityDispatchResult, builtin
+from .caches import register_cache
 from .columns import record_of
 from .registry import builtin_comparators
 
@@ -515,3 +516,12 @@ def existing_server_default(record: Any, metadata_col: Column[Any]) -> Any:
     if default is None and metadata_col.server_default is None:
         return False
     return default
+
+
+def _forget_defaults() -> None:
+    _COMPILERS.clear()
+    _RENDERED.clear()
+    normalize_default.cache_clear()
+
+
+register_cache(_forget_defaults)

@@ -14,6 +14,8 @@ from typing import Any
 from sqlalchemy.engine import Dialect
 from sqlalchemy.sql.elements import TextClause
 
+from .caches import register_cache
+
 _PG_TYPE = r"""
     (?:"[^"]+"|[a-z_][\w$]*)(?:\.(?:"[^"]+"|[a-z_][\w$]*))?  # name, "char", schema.name
     (?:\s+(?:varying|precision))?                           # character varying
@@ -148,3 +150,6 @@ def normalize_sql(sql: str, dialect_name: str) -> str:
     s = _NOT_EQUAL_BARE.sub(r"\1 <> \2", s)
     s = re.sub(r"[\s()\[\]]+", "", s)
     return s.replace("=anyarray", "in").replace("<>allarray", "notin")
+
+
+register_cache(normalize_sql.cache_clear)

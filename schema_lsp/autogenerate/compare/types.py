@@ -27,6 +27,7 @@ from sqlalchemy.exc import CompileError, UnsupportedCompilationError
 
 from ...operations import ops
 from ..dispatch import DispatchPriority, PriorityDispatchResult, builtin
+from .caches import register_cache
 from .columns import record_of
 from .registry import builtin_comparators
 
@@ -297,6 +298,15 @@ def _cache_for(autogen_context: AutogenContext) -> SignatureCache:
         _CACHES[autogen_context] = cache
     _last[:] = [weakref.ref(autogen_context), cache]
     return cache
+
+
+def _forget_signatures() -> None:
+    for cache in (_PARSED, _REFLECTED, _BY_VALUE, _CACHES):
+        cache.clear()
+    _last[:] = [lambda: None, None]
+
+
+register_cache(_forget_signatures)
 
 
 def types_differ(
