@@ -8,6 +8,7 @@ for plugins that ask.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from sqlalchemy import (
@@ -43,15 +44,32 @@ def server_default_of(col: ReflectedColumn) -> Any:
     return None
 
 
-def build_column(col: ReflectedColumn) -> Column[Any]:
-    """A detached ``Column`` equal to what ``Table(..., autoload_with=...)`` would hold."""
+def is_serial_default(col: ReflectedColumn, table: str) -> bool:
+    """PostgreSQL's ``SERIAL``: ``nextval('<table>_<column>_seq'::regclass)`` on an
+    autoincrement column. The sequence belongs to the column and goes with the table, so a
+    re-created table must say ``autoincrement`` (SERIAL again), not name the gone sequence.
+    (Alembic asks the server who owns the sequence, one query per column; the name the
+    server gives owned sequences tells the same without a query.)"""
+    default = col.get("default")
+    if not default or col.get("autoincrement") is not True:
+        return False
+    match = _NEXTVAL.fullmatch(default)
+    return match is not None and match.group(1) == f"{table}_{col['name']}_seq"
+
+
+_NEXTVAL = re.compile(r"""nextval\('(?:"?[^'".]+"?\.)?"?([^'"]+)"?'::regclass\)""")
+
+
+def build_column(col: ReflectedColumn, table: str | None = None) -> Column[Any]:
+    """A detached ``Column`` equal to what ``Table(..., autoload_with=...)`` would hold
+    (``table``: the name of the table it belongs to, which tells SERIAL defaults)."""
     kw: dict[str, Any] = {
         "nullable": col["nullable"],
         "comment": col.get("comment"),
     }
     if "autoincrement" in col:
         kw["autoincrement"] = col["autoincrement"]
-    default = server_default_of(col)
+    default = None if table and is_serial_default(col, table) else server_default_of(col)
     args: list[Any] = []
     if default is not None:
         args.append(default)
@@ -66,7 +84,7 @@ def build_table(reflected: ReflectedTable, metadata: MetaData | None = None) -> 
     key = f"{reflected.schema}.{reflected.name}" if reflected.schema else reflected.name
     if key in metadata.tables:
         return metadata.tables[key]
-    items: list[Any] = [build_column(c) for c in reflected.columns]
+    items: list[Any] = [build_column(c, reflected.name) for c in reflected.columns]
     pk = reflected.primary_key
     if pk and pk.get("constrained_columns"):
         items.append(PrimaryKeyConstraint(*pk["constrained_columns"], name=pk.get("name")))
@@ -84,6 +102,8 @@ def build_table(reflected: ReflectedTable, metadata: MetaData | None = None) -> 
             )
         )
     for uq in reflected.unique_constraints:
+        if uq.get("duplicates_index"):
+            continue  # MySQL: the unique index stands for it, built below (as reflection does)
         items.append(UniqueConstraint(*uq["column_names"], name=uq.get("name")))
     for ck in reflected.check_constraints:
         items.append(CheckConstraint(text(ck["sqltext"]), name=ck.get("name")))

@@ -52,6 +52,22 @@ def check(
     return result
 
 
+MYSQL_FK_INDEX = "mysql-fk-index-dropped-with-key"
+
+
+def _on_mysql(engine: Engine) -> bool:
+    return engine.dialect.name in ("mysql", "mariadb")
+
+
+def _fk_index(engine: Engine, table: str, name: str, cols: tuple[str, ...]) -> list[Any]:
+    """The index MySQL made for a dropped key, which we drop with it (MYSQL_FK_INDEX)."""
+    return [("remove_index", None, table, name, cols, False)] if _on_mysql(engine) else []
+
+
+def _mysql_divergences(engine: Engine, *names: str) -> list[str]:
+    return list(names) if _on_mysql(engine) else []
+
+
 # ------------------------------------------------------------------------------- indexes
 
 
@@ -366,9 +382,11 @@ def test_foreign_keys_added_removed_composite_self(engine: Engine, backend: str)
         after,
         [
             ("remove_fk", None, "child", "fk_child_pid", ("pid",), "parent", ("id",)),
+            *_fk_index(engine, "child", "fk_child_pid", ("pid",)),
             ("add_fk", None, "child", "fk_child_up", ("up",), "child", ("id",)),
             ("add_fk", None, "child", "fk_child_xy", ("px", "py"), "parent", ("x", "y")),
         ],
+        divergences=_mysql_divergences(engine, MYSQL_FK_INDEX),
     )
 
 
@@ -460,7 +478,11 @@ def test_cross_schema_foreign_keys(engine: Engine, schema_name: str) -> None:
         engine,
         model(True),
         model(False),
-        [("remove_fk", None, "child", "fk_remote", ("pid",), "parent", ("id",))],
+        [
+            ("remove_fk", None, "child", "fk_remote", ("pid",), "parent", ("id",)),
+            *_fk_index(engine, "child", "fk_remote", ("pid",)),
+        ],
+        divergences=_mysql_divergences(engine, MYSQL_FK_INDEX),
         opts=opts,
     )
     assert result.raw_ours[0][1].referred_table.schema == schema_name
@@ -486,10 +508,15 @@ def test_mysql_implicit_fk_index_on_fk_removal(engine: Engine) -> None:
         after,
         [
             ("remove_fk", None, "child", "child_ibfk_1", ("up",), "parent", ("id",)),
+            ("remove_index", None, "child", "up", ("up",), False),
             ("remove_fk", None, "child", "fk_pid", ("pid",), "parent", ("id",)),
+            ("remove_index", None, "child", "fk_pid", ("pid",), False),
         ],
+        divergences=[MYSQL_FK_INDEX],
     )
-    assert result
+    # the key's own index goes with it (named after the key, or after its first column
+    # when the key has no name of its own); Alembic leaves both behind
+    assert [d for d in result.alembic if d[0] == "remove_index"] == []
 
 
 # ---------------------------------------------------------------------------- primary keys
@@ -638,7 +665,7 @@ def test_filters_called_like_alembic(engine: Engine, backend: str) -> None:
                 "include_object": ours_opts["include_object"],
             },
         )
-    assert_same(result)
+    assert_same(result, _mysql_divergences(engine, MYSQL_FK_INDEX))
     assert ("add_index", None, "child", "ix_child_new", ("py",), False) in result.ours
     assert not any(d[0] == "remove_index" and d[3] == "ix_child_keep" for d in result.ours)
 
@@ -704,11 +731,17 @@ def test_order_within_a_table_matches_alembic(engine: Engine, backend: str) -> N
     build_database(engine, before)
     with engine.connect() as conn:
         result = run_both(conn, after)
-    assert result.ours == result.alembic
     kinds = [d[0] for d in result.ours]
-    assert kinds.index("remove_fk") > max(
+    last_index_or_unique = max(
         i for i, k in enumerate(kinds) if k.endswith("index") or k.endswith("constraint")
     )
+    if not _on_mysql(engine):
+        assert result.ours == result.alembic
+        assert kinds.index("remove_fk") > last_index_or_unique
+        return
+    # mysql-fk-drops-first: the key goes first, as the unique index uq_c_m backs it
+    assert_same(result)
+    assert kinds.index("remove_fk") == 0
 
 
 def test_created_table_expression_index_sqlite(engine: Engine, backend: str) -> None:
@@ -744,9 +777,10 @@ def test_fk_to_table_outside_the_comparison(engine: Engine, backend: str) -> Non
     with engine.connect() as conn:
         result = run_both(conn, after, {"include_name": include_name})
     assert result.ours == [
-        ("remove_fk", None, "child", "fk_xy", ("px", "py"), "parent", ("x", "y"))
+        ("remove_fk", None, "child", "fk_xy", ("px", "py"), "parent", ("x", "y")),
+        *_fk_index(engine, "child", "fk_xy", ("px", "py")),
     ]
-    assert_same(result)
+    assert_same(result, _mysql_divergences(engine, MYSQL_FK_INDEX))
 
 
 def test_ops_render_like_alembic(engine: Engine, backend: str) -> None:
@@ -781,7 +815,16 @@ def test_ops_render_like_alembic(engine: Engine, backend: str) -> None:
         (ours.upgrade_ops, theirs.upgrade_ops),
         (ours.downgrade_ops, theirs.downgrade_ops),
     ):
-        assert render_python_code(mine) == alembic_render(alembic)
+        our_code, their_code = render_python_code(mine), alembic_render(alembic)
+        if not _on_mysql(engine):
+            assert our_code == their_code
+            continue
+        # MYSQL_FK_INDEX and mysql-fk-drops-first: one more line, for fk_pid's own index
+        extra = sorted(set(our_code.splitlines()) - set(their_code.splitlines()))
+        assert len(extra) == 1 and "_index('fk_pid'" in extra[0], extra
+        assert sorted(line for line in our_code.splitlines() if line not in extra) == sorted(
+            their_code.splitlines()
+        )
 
 
 @pytest.mark.backends("sqlite")
@@ -859,3 +902,39 @@ def test_dropped_table_index_ops_render_like_alembic(engine: Engine, backend: st
         lines = index_lines(render_python_code(mine))
         assert lines
         assert lines == index_lines(alembic_render(alembic))
+
+
+def test_fk_order_is_by_name(engine: Engine, backend: str) -> None:
+    """``fk-order``: a table's removed foreign keys, then its added ones, each sorted by name
+    whatever order the model declares them in (Alembic's is a set's)."""
+    from .differential import DIVERGENCES
+
+    def model(fks: list[tuple[str, str]]) -> sa.MetaData:
+        m = sa.MetaData()
+        sa.Table("parent", m, sa.Column("id", sa.Integer, primary_key=True))
+        sa.Table(
+            "child",
+            m,
+            sa.Column("id", sa.Integer, primary_key=True),
+            *[sa.Column(f"c{i}", sa.Integer) for i in range(1, 7)],
+            *[sa.ForeignKeyConstraint([col], ["parent.id"], name=name) for name, col in fks],
+        )
+        return m
+
+    build_database(engine, model([("fk_c", "c1"), ("fk_a", "c2"), ("fk_b", "c3")]))
+    added = [("fk_z", "c4"), ("fk_x", "c5"), ("fk_y", "c6")]
+    with engine.connect() as conn:
+        result = run_both(conn, model(added))
+        reordered = run_both(conn, model(added[::-1]))
+    fk_entries = [(d[0], d[3]) for d in result.ours if d[0] in ("add_fk", "remove_fk")]
+    assert fk_entries == [
+        ("remove_fk", "fk_a"),
+        ("remove_fk", "fk_b"),
+        ("remove_fk", "fk_c"),
+        ("add_fk", "fk_x"),
+        ("add_fk", "fk_y"),
+        ("add_fk", "fk_z"),
+    ]
+    assert reordered.ours == result.ours
+    assert_same(result, _mysql_divergences(engine, MYSQL_FK_INDEX))
+    assert "fk-order" in DIVERGENCES

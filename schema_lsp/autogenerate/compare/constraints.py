@@ -35,7 +35,12 @@ from ...operations import ops
 from ...reflect import ReflectedTable
 from ...reflect.objects import build_table
 from ..dispatch import Deferred, PriorityDispatchResult, builtin
-from .mysql_fk_indexes import mark_implicit_index, mark_index_dropped_with_table
+from .mysql_fk_indexes import (
+    drop_implicit_index,
+    insert_before_index_drops,
+    mark_implicit_index,
+    mark_index_dropped_with_table,
+)
 from .registry import builtin_comparators
 from .sqltext import compile_sql, normalize_sql, pg_index_expr
 from .tables import conn_table_record
@@ -817,12 +822,19 @@ def compare_foreign_keys(
         # Alembic walks a set here; we sort by name, then columns, to be deterministic.
         return sorted(sigs, key=lambda k: (by_sig[k].name is None, by_sig[k].name or "", repr(k)))
 
+    drops: list[ops.MigrateOperation] = []
     for sig_key in order((k for k in conn_by_sig if k not in meta_by_sig), conn_by_sig):
         s = conn_by_sig[sig_key]
         compare_to = meta_by_name[s.name].obj if s.name in meta_by_name else None
         obj = conn_obj(s)
         if ac.run_object_filters(obj, s.name, "foreign_key_constraint", True, compare_to):
-            modify_ops.ops.append(ops.DropConstraintOp.from_constraint(obj))
+            drops.append(ops.DropConstraintOp.from_constraint(obj))
+            if ac.dialect.name in _MYSQL:
+                drops.extend(drop_implicit_index(obj, record, metadata_table))
+    if ac.dialect.name in _MYSQL:
+        insert_before_index_drops(modify_ops, drops)
+    else:
+        modify_ops.ops.extend(drops)
 
     for sig_key in order((k for k in meta_by_sig if k not in conn_by_sig), meta_by_sig):
         s = meta_by_sig[sig_key]

@@ -1,18 +1,22 @@
-"""What MySQL's foreign-key indexes mean for the downgrade.
+"""What MySQL's foreign-key indexes mean for migrations.
 
 MySQL and MariaDB need an index whose leading columns are a foreign key's columns; when the
 table has none, ``ADD CONSTRAINT ... FOREIGN KEY`` creates one named after the constraint,
 and dropping the constraint leaves it behind. An index that backs a foreign key can't be
-dropped while the key exists (error 1553). Alembic's downgrades ignore both, so they leave a
-stray index or fail; ours mark the ops so that reversing accounts for them
+dropped while the key exists (error 1553). Alembic ignores both, so its migrations leave a
+stray index or fail. Ours drop a removed key before the indexes of its table and drop the
+key's own index with it, and mark ops so that reversing accounts for the same
 (``ops.REVERSE_ALSO`` and ``ops.REVERSED_WITH_TABLE``).
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from sqlalchemy import ForeignKeyConstraint, Index, Table, UniqueConstraint
 
 from ...operations import ops
+from ...reflect import ReflectedTable
 
 _MYSQL = ("mysql", "mariadb")
 
@@ -61,3 +65,36 @@ def mark_index_dropped_with_table(op: ops.CreateIndexOp, index: Index, dialect: 
     key = tuple(getattr(e, "name", "") for e in index.expressions)
     if any(_covers(key, _fk_columns(fk)) for fk in table.foreign_key_constraints):
         op.info[ops.REVERSED_WITH_TABLE] = True
+
+
+def drop_implicit_index(
+    fk: ForeignKeyConstraint, record: ReflectedTable, model: Table
+) -> list[ops.MigrateOperation]:
+    """The drop of the index the server made for ``fk``: on exactly its columns, named after
+    the constraint, or after its first column when the key was declared without a name.
+    Kept when the model declares an index of that name or a key on the same columns (which
+    reuses it). The comparison of indexes hides that index while the key exists."""
+    columns = _fk_columns(fk)
+    if any(_fk_columns(other) == columns for other in model.foreign_key_constraints):
+        return []
+    declared = {ix.name for ix in model.indexes}
+    names = {fk.name, columns[0]} - declared - {None}
+    for ix in record.indexes:
+        if ix["name"] in names and not ix["unique"] and tuple(ix["column_names"]) == columns:
+            index = next((i for i in fk.table.indexes if i.name == ix["name"]), None)
+            return [] if index is None else [ops.DropIndexOp.from_index(index)]
+    return []
+
+
+def insert_before_index_drops(
+    modify_ops: ops.ModifyTableOps, drops: Sequence[ops.MigrateOperation]
+) -> None:
+    """Put foreign-key drops before the table's index and unique drops, any of which may
+    back a key."""
+    for position, op in enumerate(modify_ops.ops):
+        if isinstance(op, ops.DropIndexOp) or (
+            isinstance(op, ops.DropConstraintOp) and op.constraint_type == "unique"
+        ):
+            modify_ops.ops[position:position] = drops
+            return
+    modify_ops.ops.extend(drops)

@@ -8,7 +8,7 @@ come in reverse dependency order (Alembic leaves that order to a Python set).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Column, MetaData, Table
@@ -17,6 +17,7 @@ from ...operations import ops
 from ...reflect import ReflectedSchema, ReflectedTable, TableKey
 from ...reflect.objects import build_column, build_table
 from ..dispatch import Deferred, builtin
+from .failures import blame, qualified
 from .registry import builtin_comparators
 from .server_defaults import existing_server_default
 
@@ -68,16 +69,27 @@ def compare_tables(
     if any(key not in conn_names for key in model_tables):
         # Foreign-key order costs a topological sort of every table: only pay it when
         # tables are created.
-        for table in autogen_context.sorted_tables:
-            key = (_schema_key(table.schema, default_schema), table.name)
-            if key in model_tables and key not in conn_names:
-                ctx.added_table(key, table)
-    for key in _drop_order([k for k in conn_names if k not in model_tables], reflected):
-        ctx.removed_table(key)
-    for key in sorted(
-        (k for k in conn_names if k in model_tables), key=lambda k: (k[0] or "", k[1])
-    ):
-        ctx.existing_table(key, model_tables[key])
+        added = [
+            (key, table)
+            for table in autogen_context.sorted_tables
+            if (key := (_schema_key(table.schema, default_schema), table.name)) in model_tables
+            and key not in conn_names
+        ]
+        _each(added, ctx.added_table)
+    dropped = _drop_order([k for k in conn_names if k not in model_tables], reflected)
+    _each([(key, None) for key in dropped], lambda key, _: ctx.removed_table(key))
+    kept = sorted((k for k in conn_names if k in model_tables), key=lambda k: (k[0] or "", k[1]))
+    _each([(key, model_tables[key]) for key in kept], ctx.existing_table)
+
+
+def _each(tables: Iterable[tuple[TableKey, Any]], compare: Callable[[TableKey, Any], None]) -> None:
+    """``compare`` each table; an exception escaping it names the table it was on."""
+    for key, table in tables:
+        try:
+            compare(key, table)
+        except Exception as exc:
+            blame(exc, f"table {qualified(*key)}")
+            raise
 
 
 def _drop_order(keys: Iterable[TableKey], reflected: ReflectedSchema) -> list[TableKey]:
@@ -181,13 +193,17 @@ class _TableWalk:
             conn_col = conn_cols.get(col.name)
             if conn_col is None:
                 continue
-            deferred_col = _deferred_column(conn_table, conn_col)
+            deferred_col = _deferred_column(conn_table, conn_col, name)
             if self.ac.has_object_filters and not self.ac.run_object_filters(
                 col, col.name, "column", False, deferred_col.value
             ):
                 continue
             alter = ops.AlterColumnOp(name, col.name, schema=schema)
-            self.dispatch_column(self.ac, alter, schema, name, col.name, deferred_col, col)
+            try:
+                self.dispatch_column(self.ac, alter, schema, name, col.name, deferred_col, col)
+            except Exception as exc:
+                blame(exc, f"column {qualified(schema, name)}.{col.name}")
+                raise
             if alter.has_changes():
                 if alter.existing_server_default is False:
                     alter.existing_server_default = existing_server_default(conn_col, col)
@@ -198,7 +214,7 @@ class _TableWalk:
         for cname, conn_col in conn_cols.items():
             if cname in meta_names:
                 continue
-            column = _deferred_column(conn_table, conn_col).value
+            column = _deferred_column(conn_table, conn_col, name).value
             if self.ac.run_object_filters(column, cname, "column", True, None):
                 modify.ops.append(ops.DropColumnOp.from_column_and_tablename(schema, name, column))
 
@@ -206,13 +222,13 @@ class _TableWalk:
             self.upgrade_ops.ops.append(modify)
 
 
-def _deferred_column(conn_table: Deferred, record: Any) -> Deferred:
+def _deferred_column(conn_table: Deferred, record: Any, table_name: str) -> Deferred:
     """The database column: a record for us, a ``Column`` of the reflected table for plugins."""
 
     def build() -> Column[Any]:
         if conn_table._built:
             table: Table = conn_table.value
             return table.c[record["name"]]
-        return build_column(record)
+        return build_column(record, table_name)
 
     return Deferred(build, record)
