@@ -1,7 +1,8 @@
 """``schema-lsp revision`` (write a revision file) and ``schema-lsp diff`` (print the code).
 
 Both use the project's settings (``[tool.schema-lsp]``, ``alembic.ini``) like ``check``;
-revision files come from the project's own ``script.py.mako``.
+revision files come from the project's own ``script.py.mako``, after the project's
+``process_revision_directives`` hook (if configured) has reshaped them.
 """
 
 from __future__ import annotations
@@ -12,7 +13,16 @@ from pathlib import Path
 from typing import Any
 
 from .check import CheckError, comparison
-from .script import ScriptConfig, ScriptConfigError, discover_config, load_graph
+from .database import DatabaseError, parse_url
+from .revision_hook import CONFIG_KEY, RevisionHook, RevisionHookError, load_revision_hook
+from .script import (
+    CLI_OPTION_NAMES,
+    RevisionGraph,
+    ScriptConfig,
+    ScriptConfigError,
+    discover_config,
+    load_graph,
+)
 from .script.writer import RevisionWriteError
 
 
@@ -26,12 +36,26 @@ def add_revision_commands(sub: Any) -> None:
     )
     rev.add_argument("-m", "--message", required=True)
     rev.add_argument("--autogenerate", action="store_true")
-    rev.add_argument("--head", help="parent revision (default: the single current head)")
+    parent = rev.add_mutually_exclusive_group()
+    parent.add_argument(
+        "--head", metavar="REV", help="parent revision (default: the single current head)"
+    )
+    parent.add_argument(
+        "--merge",
+        action="store_true",
+        help="join every current head: down_revision becomes the tuple of heads",
+    )
     rev.add_argument("--rev-id", help="use this id instead of a generated one")
     rev.add_argument("--splice", action="store_true", help="allow a parent that is not a head")
     rev.add_argument("--branch-label", action="append")
     rev.add_argument("--depends-on", action="append")
     rev.add_argument("--version-path")
+    rev.add_argument(
+        "--process-revision-directives",
+        metavar="MODULE:ATTR",
+        help=f"a hook that may edit, drop or split the revision (default: '{CONFIG_KEY}' "
+        "under [tool.schema-lsp])",
+    )
     _common(rev)
     rev.set_defaults(handler=run_revision)
 
@@ -67,6 +91,38 @@ def _settings(args: argparse.Namespace) -> Any:
     return resolve_config(args.project.resolve(), {})
 
 
+def _dialect_name(url: str) -> str:
+    return parse_url(url).get_backend_name()
+
+
+def _hook_spec(args: argparse.Namespace, settings: Any) -> str | None:
+    """The hook from ``--process-revision-directives``, else from ``[tool.schema-lsp]``."""
+    if args.process_revision_directives:
+        return str(args.process_revision_directives)
+    value: str | None = settings.process_revision_directives
+    return value
+
+
+def _check_up_to_date(current: set[str], graph: RevisionGraph) -> str | None:
+    """Why autogenerating now would be wrong, or None.
+
+    As in Alembic, the database must be at every head, whichever parent ``--head`` picks:
+    the comparison is against the database, so a database behind the parent would put
+    the parent's own changes into the new revision again.
+    """
+    heads = set(graph.heads)
+    if current == heads:
+        return None
+    plural = len(heads) > 1
+    return (
+        "the database is not up to date: it is at "
+        f"{', '.join(sorted(current)) or 'no revision'}, the migrations' "
+        f"head{'s are' if plural else ' is'} {', '.join(graph.heads) or 'no revision'}; "
+        f"run 'alembic upgrade {'heads' if plural else 'head'}' first (--autogenerate "
+        "compares the models with the database, so it must be at the migrations' heads)"
+    )
+
+
 def _script_config(args: argparse.Namespace, settings: Any) -> ScriptConfig:
     project = args.project.resolve()
     if settings.migrations:
@@ -86,7 +142,11 @@ def _script_config(args: argparse.Namespace, settings: Any) -> ScriptConfig:
 
 
 def _opts(args: argparse.Namespace, settings: Any, dialect_name: str) -> dict[str, Any]:
-    batch = args.batch if args.batch is not None else dialect_name == "sqlite"
+    batch = args.batch
+    if batch is None:
+        batch = settings.render_as_batch
+    if batch is None:
+        batch = dialect_name == "sqlite"
     return {
         "compare_type": settings.compare_type,
         "compare_server_default": settings.compare_server_default
@@ -104,18 +164,27 @@ def run_revision(args: argparse.Namespace) -> int:
     try:
         settings = _settings(args)
         config = _script_config(args, settings)
+        hook_spec = _hook_spec(args, settings)
+        hook: RevisionHook | None = (
+            load_revision_hook(hook_spec, args.project) if hook_spec else None
+        )
     except settings_errors() as exc:
+        return _error(str(exc))
+    except RevisionHookError as exc:
         return _error(str(exc))
     revision_args = RevisionArgs(
         message=args.message,
         rev_id=args.rev_id,
         head=args.head,
+        merge=args.merge,
         splice=args.splice,
         branch_label=args.branch_label,
         version_path=args.version_path,
         depends_on=args.depends_on,
     )
-    context = RevisionContext(config, revision_args)
+    context = RevisionContext(
+        config, revision_args, process_revision_directives=hook, option_names=CLI_OPTION_NAMES
+    )
     try:
         if args.autogenerate:
             models = args.models or settings.models
@@ -125,37 +194,44 @@ def run_revision(args: argparse.Namespace) -> int:
                     "--autogenerate needs the models and the database: pass "
                     "--models and --db or set them under [tool.schema-lsp]"
                 )
-            from sqlalchemy import make_url
-
-            dialect_name = make_url(url).get_backend_name()
+            dialect_name = _dialect_name(url)
+            opts = _opts(args, settings, dialect_name)
+            opts["template_args"] = context.template_args
             with comparison(
                 models,
                 url,
                 project_dir=args.project,
-                opts=_opts(args, settings, dialect_name),
+                opts=opts,
                 exclude_tables=settings.exclude_tables,
             ) as (metadata, mc):
-                graph = load_graph(config)
                 current = set(mc.get_current_heads())
-                if graph.heads and current != set(graph.heads) and not args.head:
-                    return _error(
-                        "the database is not up to date: it is at "
-                        f"{', '.join(sorted(current)) or 'no revision'}, the migrations' "
-                        f"head is {', '.join(graph.heads)}; run 'alembic upgrade head' first"
-                    )
+                behind = _check_up_to_date(current, load_graph(config))
+                if behind:
+                    return _error(behind)
                 context.run_autogenerate(tuple(current), mc, metadata)
         else:
             from .runtime.migration import MigrationContext
 
-            context.run_no_autogenerate((), MigrationContext.configure(dialect_name="sqlite"))
+            mc = MigrationContext.configure(
+                dialect_name="sqlite", opts={"template_args": context.template_args}
+            )
+            context.run_no_autogenerate((), mc)
         if not context.generated_revisions:
             print(
-                "process_revision_directives removed every revision: nothing written",
+                f"No revision file written: the {CONFIG_KEY} hook {hook_spec} removed every "
+                "revision (hooks do this, e.g., when there is nothing to migrate)",
                 file=sys.stderr,
             )
             return 0
         written = context.generate_scripts()
-    except (CheckError, RevisionError, RevisionWriteError, ScriptConfigError) as exc:
+    except (
+        CheckError,
+        DatabaseError,
+        RevisionError,
+        RevisionHookError,
+        RevisionWriteError,
+        ScriptConfigError,
+    ) as exc:
         return _error(str(exc))
     from .script.hooks import PostWriteHookError, run_post_write_hooks
 
@@ -172,8 +248,6 @@ def run_revision(args: argparse.Namespace) -> int:
 
 
 def run_diff(args: argparse.Namespace) -> int:
-    from sqlalchemy import make_url
-
     from .autogenerate.api import produce_migrations
     from .autogenerate.render import render_python_code
     from .config_errors import settings_errors
@@ -186,7 +260,10 @@ def run_diff(args: argparse.Namespace) -> int:
     url = args.db or settings.database_url
     if not models or not url:
         return _error("pass --models and --db or set them under [tool.schema-lsp]")
-    opts = _opts(args, settings, make_url(url).get_backend_name())
+    try:
+        opts = _opts(args, settings, _dialect_name(url))
+    except DatabaseError as exc:
+        return _error(str(exc))
     try:
         with comparison(
             models, url, project_dir=args.project, opts=opts, exclude_tables=settings.exclude_tables

@@ -2,7 +2,9 @@
 
 Shaped like Alembic's ``RevisionContext`` so ``process_revision_directives`` hooks work
 unchanged: they may edit ``directives[0]`` in place, empty the list (nothing is written), or
-replace it with several ``MigrationScript``s (several files).
+replace it with several ``MigrationScript``s (several files). Template variables a hook adds to
+``context.opts["template_args"]`` (Alembic's place) or to a script's ``template_args`` reach the
+project's ``script.py.mako``.
 """
 
 from __future__ import annotations
@@ -17,6 +19,8 @@ from sqlalchemy import MetaData
 from ..operations import ops
 from ..runtime.migration import MigrationContext
 from ..script import (
+    PYTHON_OPTION_NAMES,
+    OptionNames,
     RevisionGraph,
     RevisionPlan,
     ScriptConfig,
@@ -43,6 +47,8 @@ class RevisionArgs:
     message: str | None = None
     rev_id: str | None = None
     head: str | None = None
+    merge: bool = False
+    """Join every current head: the new revision's ``down_revision`` is the tuple of heads."""
     splice: bool = False
     branch_label: str | Sequence[str] | None = None
     version_path: str | None = None
@@ -68,9 +74,16 @@ class RevisionContext:
         config: ScriptConfig,
         command_args: RevisionArgs | None = None,
         process_revision_directives: ProcessRevisionDirectives | None = None,
+        *,
+        option_names: OptionNames = PYTHON_OPTION_NAMES,
     ) -> None:
         self.config = config
         self.command_args = command_args or RevisionArgs()
+        self.option_names = option_names
+        if self.command_args.merge and self.command_args.head not in (None, "heads"):
+            raise RevisionError(
+                f"Pass either {option_names.head} or {option_names.merge}, not both."
+            )
         self.process_revision_directives = process_revision_directives
         self.template_args: dict[str, Any] = dict(self.command_args.template_args)
         self.generated_revisions: list[ops.MigrationScript] = [self._default_revision()]
@@ -83,7 +96,8 @@ class RevisionContext:
             message=args.message,
             upgrade_ops=ops.UpgradeOps([]),
             downgrade_ops=ops.DowngradeOps([]),
-            head=args.head or "head",
+            # "heads" is Alembic's spelling of a merge of every head.
+            head="heads" if args.merge else args.head or "head",
             splice=args.splice,
             branch_label=args.branch_label,
             version_path=args.version_path,
@@ -122,6 +136,7 @@ class RevisionContext:
         else:
             script._upgrade_ops.append(ops.UpgradeOps([], upgrade_token=upgrade_token))
             script._downgrade_ops.append(ops.DowngradeOps([], downgrade_token=downgrade_token))
+        self._share_template_args(opts)
         autogen_context = AutogenContext(
             migration_context, metadata=metadata, autogenerate=autogenerate
         )
@@ -138,8 +153,19 @@ class RevisionContext:
         hook = opts.get("process_revision_directives")
         if hook:
             hook(migration_context, rev, self.generated_revisions)
+        self._share_template_args(opts)
         for generated in self.generated_revisions:
             generated._needs_render = True
+
+    def _share_template_args(self, opts: dict[str, Any]) -> None:
+        """Make ``opts["template_args"]`` this revision's template variables, as in Alembic.
+
+        Values configured there (or put there by a hook, even as a new dict) are kept.
+        """
+        given = opts.get("template_args")
+        if isinstance(given, dict) and given is not self.template_args:
+            self.template_args.update(given)
+        opts["template_args"] = self.template_args
 
     def render_scripts(self) -> list[RenderedRevision]:
         """Every generated revision as text, in order; writes nothing (previews use this)."""
@@ -171,13 +197,15 @@ class RevisionContext:
 
     def _plan(self, script: ops.MigrationScript, graph: RevisionGraph) -> RevisionPlan:
         template_args, imports = self._template_args(script)
+        merge = script.head == "heads"
         return plan_revision(
             self.config,
             script.message,
             upgrades=template_args.pop("upgrades", "pass"),
             downgrades=template_args.pop("downgrades", "pass"),
             imports=imports,
-            head=script.head if script.head != "head" else None,
+            head=None if script.head in ("head", "heads") else script.head,
+            merge=merge,
             rev_id=script.rev_id,
             template_args=template_args,
             splice=bool(script.splice),
@@ -185,10 +213,14 @@ class RevisionContext:
             depends_on=script.depends_on,
             version_path=None if script.version_path is None else Path(script.version_path),
             graph=graph,
+            option_names=self.option_names,
         )
 
     def _template_args(self, script: ops.MigrationScript) -> tuple[dict[str, Any], set[str]]:
         template_args = dict(self.template_args)
+        own = getattr(script, "template_args", None)
+        if isinstance(own, dict):
+            template_args.update(own)
         imports: set[str] = set(script.imports or ())
         if getattr(script, "_needs_render", False) and self._autogen_context is not None:
             autogen_context = self._autogen_context

@@ -33,7 +33,10 @@ from schema_lsp.script.revisions import (
     parse_revision_file,
 )
 from schema_lsp.script.writer import (
+    CLI_OPTION_NAMES,
     DEFAULT_TEMPLATE,
+    PYTHON_OPTION_NAMES,
+    OptionNames,
     RevisionPlan,
     RevisionWriteError,
     WrittenRevision,
@@ -49,9 +52,12 @@ from schema_lsp.script.writer import (
 )
 
 __all__ = [
+    "CLI_OPTION_NAMES",
     "DEFAULT_FILE_TEMPLATE",
     "DEFAULT_TEMPLATE",
+    "PYTHON_OPTION_NAMES",
     "HookResult",
+    "OptionNames",
     "ParseCache",
     "PostWriteHook",
     "PostWriteHookError",

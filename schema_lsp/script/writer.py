@@ -40,6 +40,25 @@ _MAX_PROBLEMS_SHOWN = 5
 RevisionIds: TypeAlias = str | Iterable[str] | None
 
 
+@dataclass(frozen=True)
+class OptionNames:
+    """How the caller's user spells the parent-choosing options, so messages name them.
+
+    The defaults are the Python keyword arguments; the CLI passes :data:`CLI_OPTION_NAMES`.
+    """
+
+    head: str = "head=<revision>"
+    merge: str = "merge=True"
+    splice: str = "splice=True"
+    version_path: str = "version_path="
+
+
+PYTHON_OPTION_NAMES = OptionNames()
+CLI_OPTION_NAMES = OptionNames(
+    head="--head REV", merge="--merge", splice="--splice", version_path="--version-path"
+)
+
+
 class RevisionWriteError(Exception):
     """A revision cannot be created; ``problem`` says what, where and how to fix."""
 
@@ -157,6 +176,7 @@ def plan_revision(
     version_path: Path | None = None,
     create_date: datetime.datetime | None = None,
     graph: RevisionGraph | None = None,
+    option_names: OptionNames = PYTHON_OPTION_NAMES,
 ) -> RevisionPlan:
     """Decide id, parent(s), file name and text of a new revision; writes nothing.
 
@@ -164,18 +184,19 @@ def plan_revision(
     ``label@head``, ``"head"`` or ``"base"``); without it the single current
     head is used, and several heads are refused unless ``merge`` is true.
     ``splice`` allows a parent that is not a head. ``graph`` may be passed
-    when the caller already loaded it (with unsaved editor buffers, say).
+    when the caller already loaded it (with unsaved editor buffers, say);
+    ``option_names`` is how error messages name these options.
     """
     graph = graph if graph is not None else load_graph(config)
     _refuse_broken_graph(graph)
     revision = rev_id if rev_id is not None else new_rev_id()
     _check_rev_id(revision, graph)
-    parents = _choose_parents(graph, head=head, merge=merge, splice=splice)
+    parents = _choose_parents(graph, head=head, merge=merge, splice=splice, names=option_names)
     labels = _to_tuple(branch_label)
     _check_labels(labels, graph)
     dependencies = _resolve_depends_on(graph, _to_tuple(depends_on))
     when = create_date if create_date is not None else create_date_now(config.timezone)
-    folder = _version_folder(config, graph, parents, version_path)
+    folder = _version_folder(config, graph, parents, version_path, option_names)
     relative = revision_file_name(
         config.file_template, revision, message, when, config.truncate_slug_length
     )
@@ -533,11 +554,11 @@ def _describe(graph: RevisionGraph, revisions: Iterable[str]) -> str:
 
 
 def _choose_parents(
-    graph: RevisionGraph, *, head: str | None, merge: bool, splice: bool
+    graph: RevisionGraph, *, head: str | None, merge: bool, splice: bool, names: OptionNames
 ) -> tuple[str, ...]:
     if merge:
         if head is not None:
-            raise _usage("Pass either head=... or merge=True, not both.")
+            raise _usage(f"Pass either {names.head} or {names.merge}, not both.")
         if len(graph.heads) < 2:
             raise _usage(
                 f"There is {'only one head' if graph.heads else 'no revision'}"
@@ -549,13 +570,13 @@ def _choose_parents(
         if len(graph.heads) > 1:
             raise _usage(
                 f"There are {len(graph.heads)} heads: {_describe(graph, graph.heads)}. Pass "
-                "head=<revision> to build on one of them, or merge=True to join them."
+                f"{names.head} to build on one of them, or {names.merge} to join them."
             )
         return graph.heads
     if head == "base":
         return ()
     if head.endswith("@head"):
-        return (_branch_head(graph, head[: -len("@head")]),)
+        return (_branch_head(graph, head[: -len("@head")], names),)
     try:
         target = graph.get_revision(head).revision
     except RevisionLookupError as exc:
@@ -563,13 +584,13 @@ def _choose_parents(
     if not splice and not graph.is_head(target):
         raise _usage(
             f"Revision {target} is not a head (it is followed by "
-            f"{', '.join(graph.children[target])}); pass splice=True to start a new branch "
+            f"{', '.join(graph.children[target])}); pass {names.splice} to start a new branch "
             "from it."
         )
     return (target,)
 
 
-def _branch_head(graph: RevisionGraph, label: str) -> str:
+def _branch_head(graph: RevisionGraph, label: str, names: OptionNames) -> str:
     try:
         start = graph.get_revision(label).revision
     except RevisionLookupError as exc:
@@ -587,7 +608,7 @@ def _branch_head(graph: RevisionGraph, label: str) -> str:
     if len(found) != 1:
         raise _usage(
             f"'{label}@head' is ambiguous: {label} leads to heads {', '.join(sorted(found))}; "
-            "pass one of them as head=."
+            f"pass one of them with {names.head}."
         )
     return found[0]
 
@@ -619,6 +640,7 @@ def _version_folder(
     graph: RevisionGraph,
     parents: tuple[str, ...],
     version_path: Path | None,
+    names: OptionNames,
 ) -> Path:
     folders = [folder.absolute() for folder in config.versions_dirs]
     if version_path is not None:
@@ -638,7 +660,7 @@ def _version_folder(
                 return folder
     raise _usage(
         "Several version locations are configured and the new revision has no parent to "
-        "place it next to; pass version_path= with one of: "
+        f"place it next to; pass {names.version_path} with one of: "
         + ", ".join(str(f) for f in folders)
         + "."
     )

@@ -37,6 +37,8 @@ _CAMEL = {
     "previewOnSave": "preview_on_save",
     "includeDestructive": "include_destructive",
     "importTimeout": "import_timeout",
+    "renderAsBatch": "render_as_batch",
+    "processRevisionDirectives": "process_revision_directives",
 }
 
 KEYS = (
@@ -53,6 +55,8 @@ KEYS = (
     "preview_on_save",
     "import_timeout",
     "include_destructive",
+    "render_as_batch",
+    "process_revision_directives",
 )
 
 _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
@@ -87,6 +91,10 @@ class ServerConfig:
     include_destructive: bool = False
     """Whether "add all" and new revisions also write drift that loses data."""
     import_timeout: float = 10.0
+    render_as_batch: bool | None = None
+    """Render fixes as batch blocks; None: on SQLite only (what SQLite's ALTER needs)."""
+    process_revision_directives: str | None = None
+    """``module:attr`` of the project's revision hook (used by ``schema-lsp revision``)."""
     sources: Mapping[str, str] = field(default_factory=dict)
     """Where each key came from (key -> "LSP settings" / "pyproject.toml" / ...), for messages."""
 
@@ -255,10 +263,19 @@ def _validate(
             "Give a positive number of seconds, e.g. 10.",
         )
         cfg = replace(cfg, import_timeout=float(value))
-    for key in ("compare_type", "compare_server_default", "preview_on_save", "include_destructive"):
+    bools = ("compare_type", "compare_server_default", "preview_on_save", "include_destructive")
+    for key in (*bools, "render_as_batch"):
         if key in raw:
             expect(key, isinstance(raw[key], bool), "Use true or false.")
             cfg = replace(cfg, **{key: raw[key]})
+    if "process_revision_directives" in raw:
+        value = raw["process_revision_directives"]
+        expect(
+            "process_revision_directives",
+            isinstance(value, str) and re.fullmatch(r"[\w.]+:[\w.]+", value) is not None,
+            'Write it as "package.module:attribute", e.g. "app.migration_hooks:writer".',
+        )
+        cfg = replace(cfg, process_revision_directives=value)
     if "include_schemas" in raw:
         value = raw["include_schemas"]
         ok = isinstance(value, bool) or (

@@ -8,10 +8,11 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from schema_lsp.autogenerate.revision import RevisionArgs, RevisionContext
+from schema_lsp.autogenerate.revision import RevisionArgs, RevisionContext, RevisionError
 from schema_lsp.operations import ops
 from schema_lsp.runtime.migration import MigrationContext
-from schema_lsp.script import ScriptConfig, load_graph
+from schema_lsp.script import CLI_OPTION_NAMES, ScriptConfig, load_graph
+from schema_lsp.script.writer import RevisionWriteError
 
 
 @pytest.fixture
@@ -135,3 +136,58 @@ def test_no_autogenerate_writes_pass(config: ScriptConfig) -> None:
     [rendered] = ctx.render_scripts()
     assert "pass" in rendered.text
     assert not Path(rendered.path).exists()
+
+
+def _empty_revision(config: ScriptConfig, rev_id: str, **kw: Any) -> None:
+    ctx = RevisionContext(config, RevisionArgs(message=rev_id, rev_id=rev_id, **kw))
+    ctx.run_no_autogenerate((), MigrationContext.configure(dialect_name="sqlite"))
+    ctx.generate_scripts()
+
+
+def test_merge_joins_the_heads(config: ScriptConfig, connection: Any) -> None:
+    _empty_revision(config, "a1")
+    _empty_revision(config, "b1")
+    _empty_revision(config, "b2", head="a1", splice=True)
+    ctx = RevisionContext(config, RevisionArgs(message="join", merge=True))
+    ctx.run_autogenerate((), MigrationContext.configure(connection), _models())
+    [written] = ctx.generate_scripts()
+    assert set(written.down_revision or ()) == {"b1", "b2"}
+    assert "op.add_column('users'" in written.text
+    assert load_graph(config).heads == (written.revision,)
+
+
+def test_merge_and_head_exclude_each_other(config: ScriptConfig) -> None:
+    with pytest.raises(RevisionError, match=r"either head=<revision> or merge=True"):
+        RevisionContext(config, RevisionArgs(message="x", head="a1", merge=True))
+
+
+def test_messages_use_the_callers_option_names(config: ScriptConfig) -> None:
+    _empty_revision(config, "a1")
+    _empty_revision(config, "b1")
+    _empty_revision(config, "b2", head="a1", splice=True)
+    ctx = RevisionContext(config, RevisionArgs(message="x"), option_names=CLI_OPTION_NAMES)
+    ctx.run_no_autogenerate((), MigrationContext.configure(dialect_name="sqlite"))
+    with pytest.raises(RevisionWriteError) as raised:
+        ctx.generate_scripts()
+    assert "Pass --head REV to build on one of them, or --merge to join them" in str(raised.value)
+
+
+def test_template_args_reach_the_template(tmp_path: Path, connection: Any) -> None:
+    location = tmp_path / "annotated"
+    (location / "versions").mkdir(parents=True)
+    (location / "script.py.mako").write_text(
+        '"""${message}\n\nconfigured=${configured} hook=${hook} own=${own}\n"""\n'
+        "revision = ${repr(up_revision)}\ndown_revision = ${repr(down_revision)}\n"
+    )
+
+    def hook(context: Any, revision: Any, directives: list[ops.MigrationScript]) -> None:
+        assert context.opts["template_args"]["configured"] == "env.py"
+        context.opts["template_args"]["hook"] = "opts"
+        directives[0].template_args = {"own": "script"}  # type: ignore[attr-defined]
+
+    # Alembic's env.py passes template_args to configure(); they land in the opts.
+    opts = {"template_args": {"configured": "env.py"}, "process_revision_directives": hook}
+    ctx = RevisionContext(ScriptConfig(script_location=location), RevisionArgs(message="m"))
+    ctx.run_autogenerate((), MigrationContext.configure(connection, opts=opts), _models())
+    [rendered] = ctx.render_scripts()
+    assert "configured=env.py hook=opts own=script" in rendered.text

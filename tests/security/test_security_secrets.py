@@ -56,13 +56,6 @@ def run_cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
 UNPARSABLE = ("bad port in URL", "malformed URL")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: schema-lsp diff (revision_cli.run_diff, and _opts' caller at line ~130 for "
-    "revision) calls sqlalchemy.make_url on the raw URL without catching ArgumentError/"
-    "ValueError: an unparsable URL prints a traceback and exits 1 instead of a one-line "
-    "error with exit 2 (use schema_lsp.database.parse_url)",
-)
 def test_cli_diff_explains_an_unparsable_url(tmp_path: Path) -> None:
     (tmp_path / "good.py").write_text(GOOD_MODEL, encoding="utf-8")
     urls = failure_urls()
@@ -205,12 +198,6 @@ def _no_leftover_env(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("DATABASE_URL", raising=False)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: cli.py declares serve's options as nargs=argparse.REMAINDER, which argparse "
-    "does not fill when the first argument starts with '-': `schema-lsp serve --log-file F` "
-    "and `schema-lsp serve --tcp H:P` exit 2 with 'unrecognized arguments'",
-)
 def test_serve_accepts_its_options(tmp_path: Path) -> None:
     log = tmp_path / "server.log"
     done = subprocess.run(
