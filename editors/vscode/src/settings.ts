@@ -25,6 +25,9 @@ export interface ServerSettings {
   python?: string;
   previewOnSave?: boolean;
   importTimeout?: number;
+  includeDestructive?: boolean;
+  renderAsBatch?: boolean;
+  processRevisionDirectives?: string;
 }
 
 /** The server's defaults, which the defaults declared in package.json must match. */
@@ -41,6 +44,9 @@ export const SERVER_DEFAULTS = {
   python: "",
   previewOnSave: false,
   importTimeout: 10,
+  includeDestructive: false,
+  renderAsBatch: null as boolean | null,
+  processRevisionDirectives: "",
 } as const;
 
 export type ServerKey = keyof typeof SERVER_DEFAULTS;
@@ -118,7 +124,17 @@ export function toServerSettings(get: ExplicitGetter, resolvedPython: string | u
   if (timeout !== undefined) {
     s.importTimeout = timeout;
   }
-  for (const key of ["compareType", "compareServerDefault", "previewOnSave"] as const) {
+  const hook = asString(get("processRevisionDirectives"));
+  if (hook !== undefined) {
+    s.processRevisionDirectives = hook;
+  }
+  for (const key of [
+    "compareType",
+    "compareServerDefault",
+    "previewOnSave",
+    "includeDestructive",
+    "renderAsBatch",
+  ] as const) {
     const v = get(key);
     if (typeof v === "boolean") {
       s[key] = v;

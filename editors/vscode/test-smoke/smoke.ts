@@ -247,14 +247,11 @@ test("schemaLsp.check checks the root on demand", opts, async () => {
   assert.deepEqual(result?.roots?.map((r) => r.replace(/\/$/, "")), [rootUri.replace(/\/$/, "")]);
 });
 
-test("the server advertises the other schemaLsp commands", opts, (t) => {
+test("the server advertises the other schemaLsp commands", opts, () => {
   const missing = ["schemaLsp.newRevision", "schemaLsp.previewRevision", "schemaLsp.addToMigration"].filter(
     (c) => !advertised().includes(c),
   );
-  if (missing.length > 0) {
-    t.todo(`server does not provide ${missing.join(", ")} yet`);
-  }
-  assert.deepEqual(missing, []);
+  assert.deepEqual(missing, [], `advertised: ${JSON.stringify(advertised())}`);
 });
 
 test("schemaLsp/status reports a connected database with drift", opts, async () => {
@@ -263,14 +260,13 @@ test("schemaLsp/status reports a connected database with drift", opts, async () 
   ).catch((err: unknown) => {
     throw new Error(`${String(err)}; statuses seen: ${JSON.stringify(statuses)}`);
   });
-  assert.ok(status.driftCount >= (diagnostics.get(modelsUri)?.length ?? 1) || status.driftCount > 0);
+  // Every diagnostic is one drift; drift no model line defines is counted but not shown.
+  const shown = diagnostics.get(modelsUri)?.length ?? 0;
+  assert.ok(status.driftCount >= shown, `driftCount ${status.driftCount} < ${shown} diagnostics`);
 });
 
-test("schemaLsp.previewRevision returns the next migration's source", opts, async (t) => {
+test("schemaLsp.previewRevision returns the next migration's source", opts, async () => {
   assert.ok(conn);
-  if (!advertised().includes("schemaLsp.previewRevision")) {
-    t.todo("server does not provide schemaLsp.previewRevision yet");
-  }
   const result = await conn.sendRequest("workspace/executeCommand", {
     command: "schemaLsp.previewRevision",
     arguments: [{ root: pathToFileURL(work).href, uri: modelsUri }],
@@ -280,11 +276,9 @@ test("schemaLsp.previewRevision returns the next migration's source", opts, asyn
   assert.match(text, /op\./);
 });
 
-test("a drift diagnostic offers an 'Add to migration' quick fix", opts, async (t) => {
+test("a drift diagnostic offers an 'Add to migration' quick fix", opts, async () => {
   assert.ok(conn);
-  if (!capabilities.codeActionProvider) {
-    t.todo("server does not provide code actions yet");
-  }
+  assert.ok(capabilities.codeActionProvider, "the server provides code actions");
   const diag = (diagnostics.get(modelsUri) ?? []).find((d) => d.code === "add_column");
   assert.ok(diag, "an add_column diagnostic");
   const actions = (await conn.sendRequest("textDocument/codeAction", {
@@ -312,11 +306,8 @@ test("a drift diagnostic offers an 'Add to migration' quick fix", opts, async (t
   assert.match(edits, /email_verified/);
 });
 
-test("schemaLsp.newRevision writes a revision with the drift", opts, async (t) => {
+test("schemaLsp.newRevision writes a revision with the drift", opts, async () => {
   assert.ok(conn);
-  if (!advertised().includes("schemaLsp.newRevision")) {
-    t.todo("server does not provide schemaLsp.newRevision yet");
-  }
   // The extension's arguments: the active file's URI, then the message.
   const result = (await conn.sendRequest("workspace/executeCommand", {
     command: "schemaLsp.newRevision",

@@ -1,4 +1,6 @@
 import assert from "node:assert/strict";
+import * as fs from "node:fs";
+import * as path from "node:path";
 import { test } from "node:test";
 
 import { normaliseSeverity, SERVER_DEFAULTS, SERVER_KEYS, toServerSettings } from "../src/settings";
@@ -7,6 +9,25 @@ const pkg = require("../../package.json") as {
   contributes: { configuration: { properties: Record<string, { default: unknown; markdownDescription?: string }> } };
 };
 const props = pkg.contributes.configuration.properties;
+
+/** Settings the editor adds for itself; the server never sees them. */
+const CLIENT_ONLY = ["enable", "maxRestarts", "trace.server"];
+
+/**
+ * The keys the server accepts, with its defaults, written from schema_lsp/server/config.py by
+ * scripts/server_settings.py (tests/editors/test_vscode.py and ci.sh run it before the tests).
+ */
+function serverSettings(): Record<string, { key: string; default: unknown }> {
+  const file = process.env.SCHEMA_LSP_SERVER_SETTINGS || path.join(__dirname, "..", "server-settings.json");
+  if (!fs.existsSync(file)) {
+    assert.fail(
+      `${file} is missing: run \`python scripts/server_settings.py out/server-settings.json\` ` +
+        "with the interpreter that has schema-lsp installed",
+    );
+  }
+  return (JSON.parse(fs.readFileSync(file, "utf8")) as { settings: Record<string, { key: string; default: unknown }> })
+    .settings;
+}
 
 function getterFrom(values: Record<string, unknown>): (key: string) => unknown {
   return (key) => values[key];
@@ -26,6 +47,33 @@ test("every server setting is contributed, documented, with the server's default
   }
 });
 
+test("the extension knows exactly the settings the server accepts, with its defaults", () => {
+  const server = serverSettings();
+  assert.deepEqual([...SERVER_KEYS].sort(), Object.keys(server).sort(), "src/settings.ts SERVER_DEFAULTS keys");
+  for (const [key, { default: serverDefault }] of Object.entries(server)) {
+    if (serverDefault !== null) {
+      assert.deepEqual(SERVER_DEFAULTS[key as keyof typeof SERVER_DEFAULTS], serverDefault, `default of ${key}`);
+    }
+  }
+  const contributed = Object.keys(props).map((k) => k.replace(/^schemaLsp\./, ""));
+  assert.deepEqual(contributed.sort(), [...Object.keys(server), ...CLIENT_ONLY].sort(), "package.json settings");
+});
+
+test("every server setting set in VS Code reaches the server", () => {
+  const server = serverSettings();
+  const values: Record<string, unknown> = {};
+  for (const key of Object.keys(server)) {
+    const d = SERVER_DEFAULTS[key as keyof typeof SERVER_DEFAULTS];
+    // A value unlike the default, of the same type, so it must be passed through.
+    // (a null default means "decided by the server": every such key is a boolean today)
+    values[key] =
+      d === null || typeof d === "boolean" ? !d : typeof d === "number" ? d + 1 : Array.isArray(d) ? [key === "models" ? "a.b:C" : "x"]
+        : typeof d === "string" ? "/set/value" : { add_column: "error" };
+  }
+  const sent = toServerSettings(getterFrom(values), "/py");
+  assert.deepEqual(Object.keys(sent).sort(), Object.keys(server).sort());
+});
+
 test("explicit values pass through, trimmed and normalised", () => {
   const s = toServerSettings(
     getterFrom({
@@ -40,6 +88,7 @@ test("explicit values pass through, trimmed and normalised", () => {
       excludeTables: ["tmp_*", ""],
       severity: { remove_column: "Error", add_index: "info", bogus: "loud", x: 1 },
       previewOnSave: true,
+      includeDestructive: true,
     }),
     "/proj/.venv/bin/python",
   );
@@ -51,6 +100,7 @@ test("explicit values pass through, trimmed and normalised", () => {
     compareType: false,
     compareServerDefault: true,
     previewOnSave: true,
+    includeDestructive: true,
     includeSchemas: ["sales"],
     excludeTables: ["tmp_*"],
     severity: { remove_column: "error", add_index: "information" },
