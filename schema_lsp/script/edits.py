@@ -2,7 +2,8 @@
 
 Used by the language server's quick fixes: the upgrade ops go at the end of ``upgrade()``
 (before Alembic's end marker when there is one), their reverse at the top of
-``downgrade()`` (after the start marker), a lone ``pass`` is replaced, indentation and line
+``downgrade()`` (after the start marker), a lone ``pass`` is replaced, a body written on the
+``def`` line (``def downgrade(): pass``) becomes an indented block, indentation and line
 endings follow the file, imports the code needs are added once, and an op already present is
 not inserted twice. The result must still parse, or nothing is returned but an error.
 """
@@ -78,10 +79,22 @@ def _function(tree: ast.Module, name: str) -> ast.FunctionDef | None:
     return None
 
 
+def _char_col(line: str, byte_col: int) -> int:
+    """``ast`` columns count UTF-8 bytes; edits count characters."""
+    return len(line.encode("utf-8")[:byte_col].decode("utf-8", errors="ignore"))
+
+
+def _on_def_line(lines: list[str], fn: ast.FunctionDef) -> bool:
+    """Whether the body starts on the line of the ``def``'s colon (``def f(): pass``)."""
+    node = fn.body[0]
+    line = lines[node.lineno - 1]
+    return bool(line[: _char_col(line, node.col_offset)].strip())
+
+
 def _indent_unit(lines: list[str], fn: ast.FunctionDef) -> str:
     node = fn.body[0]
-    if node.lineno == fn.lineno:
-        return "    "
+    if _on_def_line(lines, fn):
+        return " " * fn.col_offset + "    "
     line = lines[node.lineno - 1]
     return line[: len(line) - len(line.lstrip())]
 
@@ -104,8 +117,8 @@ def _reindent(statement: str, indent: str) -> str:
     out = []
     for line in statement.split("\n"):
         stripped = line.lstrip(" ")
-        depth = (len(line) - len(stripped)) // 4
-        out.append(indent + unit * depth + stripped if stripped else "")
+        depth, rest = divmod(len(line) - len(stripped), 4)
+        out.append(indent + unit * depth + " " * rest + stripped if stripped else "")
     return "\n".join(out)
 
 
@@ -167,13 +180,15 @@ def _insert(
     newline: str,
 ) -> TextEdit:
     indent = _indent_unit(lines, fn)
+    if _on_def_line(lines, fn):
+        return _unfold(lines, fn, statements, indent, at_top=at_top, newline=newline)
     block = "\n".join(_reindent(s, indent) for s in statements)
     if newline != "\n":
         block = block.replace("\n", newline)
     if _body_is_pass(fn):
         pass_node = next(n for n in fn.body if isinstance(n, ast.Pass))
         row = pass_node.lineno - 1
-        col = pass_node.col_offset
+        col = _char_col(lines[row], pass_node.col_offset)
         return TextEdit(row, col, row, col + 4, block[len(indent) :])
     first, last = fn.body[0].lineno - 1, (fn.body[-1].end_lineno or fn.body[-1].lineno) - 1
     body_rows = range(first, min(last + 1 + _trailing_comments(lines, last), len(lines)))
@@ -195,6 +210,39 @@ def _insert(
             return TextEdit(row, 0, row, 0, block + newline)
     end_row = last + 1
     return TextEdit(end_row, 0, end_row, 0, block + newline)
+
+
+def _unfold(
+    lines: list[str],
+    fn: ast.FunctionDef,
+    statements: Sequence[str],
+    indent: str,
+    *,
+    at_top: bool,
+    newline: str,
+) -> TextEdit:
+    """Rewrite a body written on the ``def`` line (``def f(): pass``, ``def f(): a; b``) as
+    an indented block holding its statements (a lone ``pass`` dropped) and the new ones."""
+    first, last = fn.body[0], fn.body[-1]
+    row = first.lineno - 1
+    head = lines[row][: _char_col(lines[row], first.col_offset)].rstrip()
+    end_row = (last.end_lineno or last.lineno) - 1
+    end_col = _char_col(lines[end_row], last.end_col_offset or 0)
+    plain = "\n".join(lines)
+    kept = [ast.get_source_segment(plain, n) or "" for n in fn.body if not isinstance(n, ast.Pass)]
+    docstring = (
+        kept[:1]
+        if isinstance(first, ast.Expr)
+        and isinstance(first.value, ast.Constant)
+        and isinstance(first.value.value, str)
+        else []
+    )
+    rest = kept[len(docstring) :]
+    added = [_reindent(s, indent) for s in statements]
+    existing = [indent + s for s in rest]
+    body = [*(indent + d for d in docstring), *(added + existing if at_top else existing + added)]
+    block = newline + "\n".join(body).replace("\n", newline)
+    return TextEdit(row, len(head), end_row, end_col, block)
 
 
 def _trailing_comments(lines: list[str], last: int) -> int:

@@ -49,6 +49,9 @@ class CoveredOp:
     revision: str
     path: Path
     line: int
+    #: The op method called (``"add_column"``); None for a column listed in ``create_table``.
+    method: str | None = None
+    schema: str | None = None
 
 
 @dataclass(frozen=True)
@@ -92,10 +95,10 @@ def ops_in_function(tree: ast.Module, function: str, revision: str, path: Path) 
         return []
     found: list[CoveredOp] = []
 
-    def visit(nodes: Iterable[ast.stmt], batch_table: str | None) -> None:
+    def visit(nodes: Iterable[ast.stmt], batch_table: str | None, batch_schema: str | None) -> None:
         for node in nodes:
             if isinstance(node, ast.With):
-                table = batch_table
+                table, schema = batch_table, batch_schema
                 for item in node.items:
                     call = item.context_expr
                     if (
@@ -104,21 +107,25 @@ def ops_in_function(tree: ast.Module, function: str, revision: str, path: Path) 
                         and call.func.attr == "batch_alter_table"
                     ):
                         table = _literal(_arg(call, 0, "table_name"))
-                visit(node.body, table)
+                        schema = _literal(_kw(call, "schema"))
+                visit(node.body, table, schema)
                 continue
-            for call in (n for n in ast.walk(node) if isinstance(n, ast.Call)):
+            calls = [n for n in ast.walk(node) if isinstance(n, ast.Call)]
+            for call in sorted(calls, key=lambda c: (c.lineno, c.col_offset)):
                 if not isinstance(call.func, ast.Attribute) or call.func.attr not in _OP_KINDS:
                     continue
-                op = _covered(call, batch_table, revision, path)
+                op = _covered(call, batch_table, batch_schema, revision, path)
                 found.append(op)
                 if call.func.attr == "create_table":
                     found.extend(_table_columns(call, op))
 
-    visit(fn.body, None)
+    visit(fn.body, None, None)
     return found
 
 
-def _covered(call: ast.Call, batch_table: str | None, revision: str, path: Path) -> CoveredOp:
+def _covered(
+    call: ast.Call, batch_table: str | None, batch_schema: str | None, revision: str, path: Path
+) -> CoveredOp:
     method = call.func.attr  # type: ignore[attr-defined]
     kinds = _OP_KINDS[method]
     table: str | None
@@ -145,7 +152,8 @@ def _covered(call: ast.Call, batch_table: str | None, revision: str, path: Path)
     else:  # constraints: (name, table, ...)
         name = _literal(_arg(call, 0, "constraint_name"))
         table = batch_table or _literal(_arg(call, 1, "table_name"))
-    return CoveredOp(kinds, table, name, revision, path, call.lineno)
+    schema = batch_schema if batch_table else _literal(_kw(call, "schema"))
+    return CoveredOp(kinds, table, name, revision, path, call.lineno, method, schema)
 
 
 def _table_columns(call: ast.Call, table_op: CoveredOp) -> list[CoveredOp]:
@@ -166,6 +174,8 @@ def _table_columns(call: ast.Call, table_op: CoveredOp) -> list[CoveredOp]:
                     table_op.revision,
                     table_op.path,
                     arg.lineno,
+                    None,
+                    table_op.schema,
                 )
             )
     return out

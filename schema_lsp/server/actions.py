@@ -161,6 +161,36 @@ def fix_title(drift: Mapping[str, Any], target: str) -> str:
     return title
 
 
+STALE_MARK = " (stale: "
+
+
+def with_loss(diagnostic: types.Diagnostic) -> types.Diagnostic:
+    """A destructive drift's diagnostic says what applying it would lose (before any stale
+    mark), so the warning is read before the quick fix is picked."""
+    data = diagnostic.data
+    if not isinstance(data, Mapping) or not data.get("destructive") or not data.get("loss"):
+        return diagnostic
+    loss = str(data["loss"])
+    if loss in diagnostic.message:
+        return diagnostic
+    message = diagnostic.message
+    cut = message.rfind(STALE_MARK)
+    head, tail = (message[:cut], message[cut:]) if cut != -1 else (message, "")
+    record = dict(data)
+    if isinstance(record.get("message"), str) and loss not in record["message"]:
+        record["message"] = f"{record['message']} — {loss}"  # the record's text stays the shown one
+    return types.Diagnostic(
+        range=diagnostic.range,
+        message=f"{head} — {loss}{tail}",
+        severity=diagnostic.severity,
+        code=diagnostic.code,
+        source=diagnostic.source,
+        data=record,
+        tags=diagnostic.tags,
+        related_information=diagnostic.related_information,
+    )
+
+
 # -- the project's migrations ---------------------------------------------------------------
 
 

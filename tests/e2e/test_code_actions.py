@@ -7,6 +7,7 @@ didSave) for open documents. Every migration the server writes is then run by Al
 
 from __future__ import annotations
 
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -318,7 +319,17 @@ async def test_destructive_fixes_are_marked_and_left_out_of_add_all(shop: Path) 
         drifts = list(everything.command.arguments[1] or [])
         kinds = [d["kind"] for d in drifts]
         assert not set(kinds) & DESTRUCTIVE
-        assert kinds.index("add_table") == 0  # tables before what refers to them
+        # The whole upgrade in dependency order: the new table, then columns, types and
+        # indexes of existing tables; nothing destructive.
+        assert rank_order(kinds), kinds
+        assert kinds[0] == "add_table" and kinds[-1] == "add_index"
+        assert sorted(kinds[1:-1]) == ["add_column", "modify_type"]
+        assert {(d["table"], d["name"]) for d in drifts} == {
+            ("reviews", None),
+            ("users", "email_verified"),
+            ("products", "name"),
+            ("products", "ix_products_name"),
+        }
         assert not any(a.kind == types.CodeActionKind.QuickFix for a in sources)
 
 
@@ -430,8 +441,16 @@ async def test_broken_revision_graph_is_shown_on_the_migration_files(shop: Path)
         assert "alembic merge heads" in head.message
 
         second.write_text(second.read_text().replace('= "0001"', '= "0002"'))
-        await session.wait_until(
-            harness.DIAGNOSTICS, lambda: not session.client.diagnostics.get(uri)
+
+        def graph_problems() -> list[types.Diagnostic]:
+            shown = session.client.diagnostics.get(uri, [])
+            return [d for d in shown if d.code != "migration-contradicts-database"]
+
+        await session.wait_until(harness.DIAGNOSTICS, lambda: not graph_problems())
+        # A copy of 0002, pending on a database at 0002: its tables already exist.
+        contradicting = session.client.diagnostics.get(uri, [])
+        assert any(
+            "table orders already exists in the database" in d.message for d in contradicting
         )
 
         second.write_text("def upgrade(:\n")
@@ -453,8 +472,36 @@ async def test_hover_shows_model_and_database_side_by_side(shop: Path) -> None:
         )
         assert hover is not None and isinstance(hover.contents, types.MarkupContent)
         text = hover.contents.value
-        assert "| models | database |" in text
-        assert "| VARCHAR(200) | VARCHAR(100) |" in text
+        assert "`products.name`" in text and "| models | database |" in text
+        assert "| **type** ≠ | VARCHAR(200) | VARCHAR(100) |" in text
+        # the new index on the column: in the models, not in the database
+        assert "| **indexes** ≠ | ix_products_name | none |" in text
+
+        async def on_column(fragment: str) -> str:
+            line = next(i for i, t in enumerate(lines) if fragment in t)
+            found = await session.client.text_document_hover_async(
+                types.HoverParams(
+                    text_document=types.TextDocumentIdentifier(uri=session.uri(MODELS)),
+                    position=types.Position(line=line, character=8),
+                )
+            )
+            assert found is not None and isinstance(found.contents, types.MarkupContent)
+            assert found.range is not None and found.range.start.line == line
+            return found.contents.value
+
+        lines = (shop / MODELS).read_text().splitlines()
+        # A column without drift shows what the database has too.
+        user_id = await on_column('user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), n')
+        assert "`orders.user_id`" in user_id
+        assert "| type | as declared | same as the model |" in user_id
+        assert "| indexes | ix_orders_user_id | ix_orders_user_id |" in user_id
+        assert "≠" not in user_id
+        verified = await on_column("email_verified: Mapped[bool]")
+        assert "not in the database yet" in verified
+        assert "| nullable | as declared | — |" in verified
+        name = await on_column("name: Mapped[str] = mapped_column(String(100), nullable=False)")
+        assert "`users.name`" in name and "| **nullable** ≠ | NOT NULL | NULL |" in name
+        assert "⚠ making users.name NOT NULL" in name
         nowhere = await session.client.text_document_hover_async(
             types.HoverParams(
                 text_document=types.TextDocumentIdentifier(uri=session.uri(MODELS)),
@@ -561,4 +608,134 @@ async def test_without_show_document_nothing_is_shown_and_commands_still_answer(
         assert (
             "create_table" not in after["text"]
             and f"Revises: {written['revision']}" in (after["text"])
+        )
+
+
+def rank_order(kinds: list[str]) -> bool:
+    from schema_lsp.server.actions import KIND_RANK
+
+    ranks = [KIND_RANK[k] for k in kinds]
+    return ranks == sorted(ranks)
+
+
+def with_coupons(root: Path) -> None:
+    """A new table and a new foreign key to it from an existing table."""
+    models = root / MODELS
+    shipped = "    shipped_at: Mapped[datetime.datetime | None] = mapped_column(DateTime, "
+    shipped += "nullable=True)\n"
+    text = models.read_text().replace(
+        shipped,
+        shipped + "    coupon_id: Mapped[int | None] = mapped_column(\n"
+        '        ForeignKey("coupons.id", name="fk_orders_coupon"), nullable=True\n'
+        "    )\n",
+    )
+    text += (
+        "\n\nclass Coupon(Base):\n"
+        '    __tablename__ = "coupons"\n\n'
+        "    id: Mapped[int] = mapped_column(Integer, primary_key=True)\n"
+        "    code: Mapped[str] = mapped_column(String(20), nullable=False)\n"
+    )
+    assert "coupon_id" in text
+    models.write_text(text)
+
+
+@pytest.mark.parametrize("destructive", [False, True])
+async def test_add_all_in_this_file_runs_under_alembic_in_dependency_order(
+    shop: Path, destructive: bool
+) -> None:
+    with_coupons(shop)
+    settings = {**FAST, "includeDestructive": destructive}
+    async with lsp_session(shop, settings=settings) as session:
+        editor = Editor(session)
+        await initial(session)
+        new_file = new_revision(shop, "this file")
+        editor.open(new_file)
+        (action,) = await code_actions(session, only=["source.schemaLsp.addAllFile"])
+        assert action.command is not None and action.command.arguments
+        drifts = list(action.command.arguments[1])
+        kinds = [d["kind"] for d in drifts]
+        assert rank_order(kinds), kinds
+        assert bool(set(kinds) & DESTRUCTIVE) is destructive
+        assert action.title == f"Add all drift in this file to {new_file.name} ({len(drifts)})"
+        # Every table is created before a foreign key or index refers to it.
+        created = [d["table"] for d in drifts if d["kind"] == "add_table"]
+        for i, d in enumerate(drifts):
+            if d["kind"] in ("add_fk", "add_index", "add_column"):
+                later = created[kinds[:i].count("add_table") :]
+                assert d["table"] not in later, f"{d['kind']} on {d['table']} before its table"
+        fk = kinds.index("add_fk")
+        assert drifts[fk]["name"] == "fk_orders_coupon"
+        # both new tables (coupons among them) come before the foreign key to coupons
+        assert "coupons" in created
+        assert [d["table"] for d in drifts[:fk] if d["kind"] == "add_table"] == created
+        if destructive:
+            first_drop = min(i for i, k in enumerate(kinds) if k.startswith("remove"))
+            assert all(not k.startswith("add") for k in kinds[first_drop:])
+
+        result = await run(session, action.command)
+        assert result["applied"] and result["inserted"] == len(drifts)
+        text = new_file.read_text()
+        compile(text, str(new_file), "exec")
+        up = text[text.index("def upgrade") : text.index("def downgrade")]
+        down = text[text.index("def downgrade") :]
+        positions = [up.index(f"'{d['table']}'") for d in drifts if d["kind"] == "add_table"]
+        assert positions and all(p < up.index("email_verified") for p in positions)
+        assert down.index("drop_column('email_verified')") < down.index("drop_table('reviews')")
+        if destructive:
+            with sqlite3.connect(shop / "shop.db") as conn:
+                conn.execute("UPDATE users SET name = '' WHERE name IS NULL")
+        alembic(shop, "upgrade", "head")
+        if destructive:
+            await session.wait_diagnostics(MODELS, lambda ds: not ds)
+        else:
+            left = await session.wait_diagnostics(
+                MODELS, lambda ds: bool(ds) and {str(d.code) for d in ds} <= DESTRUCTIVE
+            )
+            assert {str(d.code) for d in left} == DESTRUCTIVE
+        alembic(shop, "downgrade", "0002")
+
+
+def without_revisions(root: Path) -> None:
+    """A project whose migrations folder is empty and whose database is at no revision."""
+    for path in (root / VERSIONS).glob("*.py"):
+        path.unlink()
+    with sqlite3.connect(root / "shop.db") as conn:
+        conn.execute("DELETE FROM alembic_version")
+
+
+@pytest.mark.parametrize("show_document", [True, False])
+async def test_create_a_new_revision_quick_fix_writes_one_alembic_runs(
+    shop: Path, show_document: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if not show_document:
+
+        def no_show_document(spec: str) -> types.ClientCapabilities:
+            caps = client_capabilities(spec)
+            assert caps.window is not None
+            caps.window.show_document = None
+            return caps
+
+        monkeypatch.setattr(harness, "client_capabilities", no_show_document)
+    without_revisions(shop)
+    async with lsp_session(shop, settings=FAST) as session:
+        Editor(session)
+        email = by_name(await initial(session), "add_column", "email_verified")
+        assert email is not None
+        (fix,) = await code_actions(session, email, only=["quickfix"])
+        assert fix.title == "Create a new revision with these changes"
+        assert fix.command is not None and fix.command.command == "schemaLsp.newRevision"
+        written = await run(session, fix.command)
+        path = Path(written["path"])
+        assert path.parent == shop / VERSIONS and revision_files(shop) == {path.name}
+        assert written["count"] == 1
+        text = path.read_text()
+        assert "batch_op.add_column(sa.Column('email_verified'" in text
+        assert "create_table" not in text, "only the drift the fix was for"
+        shown = [d.uri for d in session.client.shown_documents]
+        assert shown == ([path.as_uri()] if show_document else [])
+
+        alembic(shop, "upgrade", "head")
+        assert alembic(shop, "current").strip().startswith(written["revision"])
+        await session.wait_diagnostics(
+            MODELS, lambda ds: bool(ds) and by_name(ds, "add_column", "email_verified") is None
         )

@@ -134,3 +134,125 @@ def test_syntax_error_in_file_is_reported() -> None:
 def test_missing_functions_are_reported() -> None:
     with pytest.raises(MigrationEditError, match="upgrade\\(\\) and downgrade\\(\\)"):
         plan_migration_edit(HEADER, UP, DOWN)
+
+
+# -- multi-statement fixes --------------------------------------------------------------------
+
+MULTI_UP = (
+    "op.create_table('accounts',\n"
+    "    sa.Column('id', sa.Integer(), nullable=False),\n"
+    "    sa.PrimaryKeyConstraint('id')\n"
+    ")\n"
+    "op.add_column('users', sa.Column('email', sa.String(length=100), nullable=True))\n"
+    "with op.batch_alter_table('users', schema=None) as batch_op:\n"
+    "    batch_op.create_index('ix_users_email', ['email'], unique=False)"
+)
+MULTI_DOWN = (
+    "with op.batch_alter_table('users', schema=None) as batch_op:\n"
+    "    batch_op.drop_index('ix_users_email')\n"
+    "op.drop_column('users', 'email')\n"
+    "op.drop_table('accounts')"
+)
+UP_ORDER = ["create_table", "add_column", "create_index"]
+DOWN_ORDER = ["drop_index", "drop_column", "drop_table"]
+
+MULTI_SHAPES = {
+    **SHAPES,
+    "one-line-def": HEADER + "\n\ndef upgrade(): pass\n\n\ndef downgrade(): pass\n",
+    "one-line-typed-comment": HEADER
+    + "\n\ndef upgrade() -> None: pass  # todo\n\n\ndef downgrade() -> None: pass  # todo\n",
+    "one-line-ops": HEADER + "\n\ndef upgrade(): op.execute('SELECT 1'); op.execute('SELECT 3')\n"
+    "\n\ndef downgrade(): op.execute('SELECT 2')\n",
+    "one-line-docstring": HEADER + '\n\ndef upgrade(): """Up."""; pass\n\n\n'
+    'def downgrade(): """Down."""; op.execute(\n    "SELECT 2")\n',
+    "one-line-multiline-signature": HEADER + "\n\ndef upgrade(\n) -> None: pass\n\n\n"
+    "def downgrade(\n): op.execute('SELECT 2')\n",
+    "one-line-crlf": (HEADER + "\n\ndef upgrade(): pass\n\n\ndef downgrade(): pass\n").replace(
+        "\n", "\r\n"
+    ),
+    "comments-between": HEADER
+    + "\n\ndef upgrade():\n    # first\n    op.execute('SELECT 1')\n    # between\n"
+    "    op.execute('SELECT 3')\n    # last\n\n\ndef downgrade():\n    # only a comment\n"
+    "    op.execute('SELECT 2')\n    # after\n",
+    "tabs-with-ops": HEADER + "\n\ndef upgrade():\n\top.execute('SELECT 1')\n\n\n"
+    "def downgrade():\n\top.execute('SELECT 2')\n",
+    "crlf-markers": SHAPES["markers"].replace("\n", "\r\n"),
+    "batch-existing-then-comment": HEADER
+    + "\n\ndef upgrade():\n    with op.batch_alter_table('users') as batch_op:\n"
+    "        batch_op.drop_column('fax')\n        # inside the batch block\n\n\n"
+    "def downgrade():\n    with op.batch_alter_table('users') as batch_op:\n"
+    "        batch_op.add_column(sa.Column('fax', sa.String(20)))\n",
+    "unicode-before-pass": HEADER + "\n\ndef upgrade(): pass  # ünïcödé\n\n\n"
+    "def downgrade():  # é\n    pass\n",
+    "semicolon-pass": HEADER + "\n\ndef upgrade():\n    pass;\n\n\ndef downgrade():\n    pass\n",
+}
+
+
+def _op_calls(tree: ast.Module, function: str) -> list[str]:
+    """The ``op.x`` / ``batch_op.x`` method names called in ``function``, in source order."""
+    fn = next(n for n in tree.body if isinstance(n, ast.FunctionDef) and n.name == function)
+    calls = [
+        n
+        for n in ast.walk(fn)
+        if isinstance(n, ast.Call)
+        and isinstance(n.func, ast.Attribute)
+        and isinstance(n.func.value, ast.Name)
+        and n.func.value.id in ("op", "batch_op")
+        and n.func.attr != "batch_alter_table"
+    ]
+    return [c.func.attr for c in sorted(calls, key=lambda c: (c.lineno, c.col_offset))]  # type: ignore[attr-defined]
+
+
+def _batch_calls(tree: ast.Module, function: str) -> list[str]:
+    """Methods called on ``batch_op`` inside ``with`` blocks of ``function``."""
+    fn = next(n for n in tree.body if isinstance(n, ast.FunctionDef) and n.name == function)
+    out = []
+    for node in ast.walk(fn):
+        if isinstance(node, ast.With):
+            for stmt in node.body:
+                if (
+                    isinstance(stmt, ast.Expr)
+                    and isinstance(stmt.value, ast.Call)
+                    and isinstance(stmt.value.func, ast.Attribute)
+                ):
+                    out.append(stmt.value.func.attr)
+    return out
+
+
+@pytest.mark.parametrize("shape", sorted(MULTI_SHAPES))
+def test_multi_statement_fix_keeps_order_and_validity(shape: str) -> None:
+    text = MULTI_SHAPES[shape]
+    before = ast.parse(text.replace("\r\n", "\n"))
+    old_up, old_down = _op_calls(before, "upgrade"), _op_calls(before, "downgrade")
+    result = plan_migration_edit(text, MULTI_UP, MULTI_DOWN)
+    new = result.new_text
+    tree = ast.parse(new.replace("\r\n", "\n"))
+    assert apply_edits(text, result.edits) == new
+    assert result.inserted_upgrade == 3
+    # upgrade: the existing ops first, then the new ones in the fix's order
+    assert _op_calls(tree, "upgrade") == old_up + UP_ORDER
+    # downgrade: the reverse ops first, the existing ones after
+    assert _op_calls(tree, "downgrade") == DOWN_ORDER + old_down
+    assert "create_index" in _batch_calls(tree, "upgrade")
+    assert "drop_index" in _batch_calls(tree, "downgrade")
+    if "\r\n" in text:
+        assert "\n" not in new.replace("\r\n", "")
+    for name in ("upgrade", "downgrade"):
+        fn = next(n for n in tree.body if isinstance(n, ast.FunctionDef) and n.name == name)
+        assert not any(isinstance(n, ast.Pass) for n in fn.body)
+    if "docstring" in shape:
+        for name in ("upgrade", "downgrade"):
+            fn = next(n for n in tree.body if isinstance(n, ast.FunctionDef) and n.name == name)
+            assert ast.get_docstring(fn) is not None
+    if "tabs" in shape:
+        assert "\n\top.create_table('accounts'," in new
+        assert "\n\twith op.batch_alter_table('users', schema=None) as batch_op:\n\t\t" in new
+    if "comment" in shape and "one-line" in shape:
+        assert new.count("# todo") == 2
+
+
+def test_multi_statement_fix_into_one_line_def_is_idempotent() -> None:
+    first = plan_migration_edit(MULTI_SHAPES["one-line-def"], MULTI_UP, MULTI_DOWN)
+    second = plan_migration_edit(first.new_text, MULTI_UP, MULTI_DOWN)
+    assert second.edits == ()
+    assert second.skipped_duplicates == 3

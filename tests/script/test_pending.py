@@ -93,3 +93,24 @@ def test_classify(tmp_path: Path) -> None:
     applied_only = pending_ops(graph, ["ccc"])
     assert classify("remove_column", "users", "fax", applied_only, history).category == MISSING
     assert not (tmp_path / "MARKER").exists()
+
+
+def test_ops_carry_their_method_schema_and_order() -> None:
+    import ast
+
+    from schema_lsp.script.pending import ops_in_function
+
+    source = (
+        "def upgrade():\n"
+        '    op.create_table("t", sa.Column("a", sa.Integer()), schema="s")\n'
+        '    with op.batch_alter_table("u", schema="s2") as batch_op:\n'
+        '        batch_op.drop_column("b")\n'
+        '    op.add_column("v", sa.Column("c", sa.Integer()))\n'
+    )
+    found = ops_in_function(ast.parse(source), "upgrade", "r1", Path("/x.py"))
+    assert [(o.method, o.schema, o.table, o.name, o.line) for o in found] == [
+        ("create_table", "s", "t", None, 2),
+        (None, "s", "t", "a", 2),  # a column listed in create_table
+        ("drop_column", "s2", "u", "b", 4),
+        ("add_column", None, "v", "c", 5),
+    ]

@@ -208,3 +208,24 @@ def test_graph_problems_at_their_lines(tmp_path: Path) -> None:
     assert codes[broken.name] == {"syntax-error"}
     (missing,) = [d for d in found[orphan.absolute()] if d.code == "missing-parent"]
     assert orphan.read_text().splitlines()[missing.range.start.line].startswith("down_revision")
+
+
+def test_destructive_diagnostics_say_what_would_be_lost() -> None:
+    from schema_lsp.server.actions import with_loss
+
+    rng = types.Range(
+        start=types.Position(line=1, character=0), end=types.Position(line=1, character=1)
+    )
+    loss = "dropping column users.fax deletes its data"
+    data = drift(
+        "remove_column", "users", "fax", destructive=True, loss=loss, message="users.fax: gone"
+    )
+    shown = types.Diagnostic(range=rng, message="users.fax: gone", data=data)
+    said = with_loss(shown)
+    assert said.message == f"users.fax: gone — {loss}"
+    assert with_loss(said).message == said.message
+    assert said.data["message"] == said.message and data["message"] == "users.fax: gone"
+    stale = types.Diagnostic(range=rng, message="x (stale: database unreachable)", data=data)
+    assert with_loss(stale).message == f"x — {loss} (stale: database unreachable)"
+    safe = types.Diagnostic(range=rng, message="m", data=drift("add_column", "users", "fax"))
+    assert with_loss(safe) is safe

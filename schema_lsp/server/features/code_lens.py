@@ -1,5 +1,5 @@
-"""Hover on a drifted model line (model and database side by side) and a code lens on each
-model class with drift: "N schema changes · Preview · Add to migration".
+"""Hover on a model column or a drifted line (model and database side by side) and a code
+lens on each model class with drift: "N schema changes · Preview · Add to migration".
 
 Both read what the last check published; the class lines come from the same source map the
 diagnostics were placed with, so nothing here imports the models or touches the database.
@@ -22,10 +22,13 @@ from .code_actions import (
     file_diagnostics,
     include_destructive,
 )
+from .column_hover import ColumnAt, column_at, column_markdown
+from .database_state import DatabaseState
 from .migrations import (
     MIGRATIONS,
     MigrationAwareClient,
     classified_drifts,
+    database_state,
     fs_path,
     open_documents,
 )
@@ -65,25 +68,53 @@ def hover_markdown(drifts: Sequence[Mapping[str, Any]]) -> str:
 
 
 def hover(ls: SchemaLanguageServer, params: types.HoverParams) -> types.Hover | None:
-    session = ls.session_for(params.text_document.uri)
+    """On a model column: its model and database sides; on another drifted line (a class
+    header, a constraint): one row per drift."""
+    uri = params.text_document.uri
+    session = ls.session_for(uri)
     if session is None:
         return None
     here = [
         d
-        for d in file_diagnostics(session, params.text_document.uri)
+        for d in file_diagnostics(session, uri)
         if isinstance(d.data, Mapping) and "fix" in d.data and _contains(d.range, params.position)
     ]
-    if not here:
+    column = model_column_at(session, uri, params.position)
+    if not here and column is None:
         return None
-    classified = {drift_key(d): d for d in classified_drifts(ls, session)}
+    all_drifts = classified_drifts(ls, session)
+    classified = {drift_key(d): d for d in all_drifts}
     drifts: list[Mapping[str, Any]] = []
     for d in here:
         data = d.data if isinstance(d.data, Mapping) else {}
         drifts.append(classified.get(drift_key(data), data))
+    if column is None:
+        value = hover_markdown(drifts)
+        rng = here[0].range
+    else:
+        result = session.last_result
+        assert result is not None
+        summary = getattr(result, "model_schema", None)
+        models = DatabaseState.from_summary(summary) if isinstance(summary, Mapping) else None
+        value = column_markdown(column, all_drifts, result.hints, database_state(session), models)
+        others = [
+            d for d in drifts if (d.get("table"), d.get("name")) != (column.table, column.name)
+        ]
+        if others:
+            value += "\n\n" + hover_markdown(others)
+        rng = column.range
     return types.Hover(
-        contents=types.MarkupContent(kind=types.MarkupKind.Markdown, value=hover_markdown(drifts)),
-        range=here[0].range,
+        contents=types.MarkupContent(kind=types.MarkupKind.Markdown, value=value), range=rng
     )
+
+
+def model_column_at(session: RootSession, uri: str, position: types.Position) -> ColumnAt | None:
+    result = session.last_result
+    path = fs_path(uri)
+    if result is None or path is None:
+        return None
+    source_map = session._index().source_map(session.result_files(result), result.hints)
+    return column_at(source_map, result.hints, path, position)
 
 
 def class_lines(

@@ -18,6 +18,7 @@ from lsprotocol import types
 from pygls.uris import to_fs_path
 
 from schema_lsp.script import ParseCache, RevisionGraph, ScriptConfig, load_graph
+from schema_lsp.script.pending import pending_revisions
 
 from ..actions import (
     MIGRATION_KEY,
@@ -26,8 +27,15 @@ from ..actions import (
     graph_diagnostics,
     in_versions,
     script_config,
+    script_ops,
+    with_loss,
 )
 from ..server import LspClient
+from .database_state import (
+    DatabaseState,
+    contradiction_diagnostics,
+    contradictions,
+)
 
 if TYPE_CHECKING:
     from ..server import SchemaLanguageServer
@@ -133,6 +141,48 @@ def classified_drifts(ls: SchemaLanguageServer, session: RootSession) -> list[di
 MIGRATIONS = Migrations()
 
 
+def database_state(session: RootSession) -> DatabaseState | None:
+    """The database as the last check saw it: the worker's reflected summary when it sent
+    one, else inferred from the models' hints and the drift."""
+    result = session.last_result
+    if result is None:
+        return None
+    cfg = session.config
+    excluded = tuple(cfg.exclude_tables)
+    summary = getattr(result, "database_schema", None)
+    if isinstance(summary, Mapping):
+        return DatabaseState.from_summary(summary, excluded=excluded)
+    include = cfg.include_schemas
+    schemas: frozenset[str | None] | None = (
+        None if include is True else frozenset({None, *(include or ())})
+    )
+    return DatabaseState.infer(result.hints, result.drifts, schemas=schemas, excluded=excluded)
+
+
+def pending_contradictions(
+    ls: SchemaLanguageServer, session: RootSession, graph: RevisionGraph
+) -> dict[Path, list[types.Diagnostic]]:
+    """Errors on the ops of not-yet-applied revisions that the database contradicts."""
+    result = session.last_result
+    heads = getattr(result, "applied_heads", None) if result is not None else None
+    state = database_state(session)
+    if heads is None or state is None:
+        return {}
+    texts = {
+        path: text for path, (_, text, _) in open_documents(ls).items() if path.suffix == ".py"
+    }
+    ops = []
+    for script in pending_revisions(graph, list(heads)):
+        path = script.path.absolute()
+        if path not in texts:
+            try:
+                texts[path] = script.path.read_text(encoding="utf-8")
+            except OSError:
+                continue
+        ops.extend(script_ops(script, texts))
+    return contradiction_diagnostics(contradictions(ops, state), texts)
+
+
 class MigrationAwareClient(LspClient):
     """Publishes drift diagnostics as the migrations explain them, plus the revision
     graph's problems on the migration files."""
@@ -144,6 +194,7 @@ class MigrationAwareClient(LspClient):
 
     def publish(self, uri: str, diagnostics: list[types.Diagnostic]) -> None:
         session = self.server.session_for(uri)
+        diagnostics = [with_loss(d) for d in diagnostics]
         if session is not None and diagnostics:
             try:
                 diagnostics = self.explain(session, diagnostics)
@@ -190,6 +241,13 @@ class MigrationAwareClient(LspClient):
         if loaded is not None:
             for path, diags in graph_diagnostics(loaded[1]).items():
                 wanted[path.as_uri()] = diags
+            try:
+                contradicting = pending_contradictions(self.server, session, loaded[1])
+            except Exception as exc:  # a bonus check: never lose the graph's diagnostics
+                logger.warning("checking pending revisions against the database failed: %s", exc)
+                contradicting = {}
+            for path, diags in contradicting.items():
+                wanted.setdefault(path.as_uri(), []).extend(diags)
         before = self.graph_published.get(session.root_uri, set())
         for uri in before - set(wanted):
             super().publish(uri, [])
