@@ -53,6 +53,13 @@ def _add_check(sub: Any) -> None:
     )
 
 
+def add_serve_options(parser: argparse.ArgumentParser) -> None:
+    """``serve``'s options; shared with ``python -m schema_lsp.server``."""
+    parser.add_argument("--tcp", metavar="HOST:PORT", help="listen on TCP instead of stdio")
+    parser.add_argument("--log-file", metavar="PATH", help="also write the log to this file")
+    parser.add_argument("--verbose", action="store_true", help="log debug messages too")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="schema-lsp",
@@ -61,17 +68,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     sub = parser.add_subparsers(dest="command", required=True)
     _add_check(sub)
-    serve = sub.add_parser("serve", help="run the language server (stdio by default)")
-    serve.add_argument("rest", nargs=argparse.REMAINDER)
+    add_serve_options(
+        sub.add_parser(
+            "serve",
+            help="run the language server (stdio by default)",
+            description="Run the language server: LSP over stdio, or TCP for debugging.",
+        )
+    )
     from .revision_cli import add_revision_commands
 
     add_revision_commands(sub)
     args = parser.parse_args(argv)
     if args.command == "serve":
-        from .server.server import main as serve_main
+        from .server.server import serve
 
-        result: int = serve_main(list(args.rest))
-        return result
+        return serve(tcp=args.tcp, log_file=args.log_file, verbose=args.verbose)
     if args.command == "check":
         return run_check(args)
     handler = getattr(args, "handler", None)
@@ -87,6 +98,29 @@ def _error(message: str) -> int:
 
 
 def run_check(args: argparse.Namespace) -> int:
+    """``check``: every failure, even an unexpected one, is one line and exit code 2."""
+    try:
+        return _check(args)
+    except Exception as exc:
+        from .check import REPORT_HINT, exception_summary
+
+        detail = exception_summary(exc)
+        password = _password(args.db)
+        if password:
+            detail = detail.replace(password, "***")
+        return _error(f"check failed: {detail}; {REPORT_HINT}")
+
+
+def _password(url: str | None) -> str | None:
+    from sqlalchemy import make_url
+
+    try:
+        return make_url(url).password if url else None
+    except Exception:  # not a URL: nothing to hide
+        return None
+
+
+def _check(args: argparse.Namespace) -> int:
     from .server.config import ConfigError, resolve_config
 
     try:

@@ -211,36 +211,56 @@ class ClientLogHandler(logging.Handler):
             self._emitting = False
 
 
-def _parse_args(argv: list[str]) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="schema-lsp serve", description=__doc__)
-    parser.add_argument("--tcp", metavar="HOST:PORT", help="listen on TCP instead of stdio")
-    parser.add_argument("--log-file", metavar="PATH", help="also write the log to this file")
-    parser.add_argument("--verbose", action="store_true", help="log debug messages too")
-    return parser.parse_args(argv)
-
-
 def main(argv: list[str]) -> int:
+    """``python -m schema_lsp.server [options]``: the same as ``schema-lsp serve``."""
+    from schema_lsp.cli import add_serve_options
+
+    parser = argparse.ArgumentParser(prog="schema-lsp serve", description=__doc__)
+    add_serve_options(parser)
+    args = parser.parse_args(argv)
+    return serve(tcp=args.tcp, log_file=args.log_file, verbose=args.verbose)
+
+
+def serve(*, tcp: str | None = None, log_file: str | None = None, verbose: bool = False) -> int:
     """Run the server until the client disconnects; returns the exit status."""
-    args = _parse_args(argv)
+    address: tuple[str, int] | None = None
+    if tcp is not None:
+        host, _, port = tcp.rpartition(":")
+        if not port.isdigit() or int(port) > 65535:
+            print(
+                f"schema-lsp: error: --tcp expects HOST:PORT (e.g. 127.0.0.1:2087), got {tcp!r}",
+                file=sys.stderr,
+            )
+            return 2
+        address = (host or "127.0.0.1", int(port))
     server = create_server()
-    logger.setLevel(logging.DEBUG if args.verbose else logging.INFO)
+    logger.setLevel(logging.DEBUG if verbose else logging.INFO)
     logger.propagate = False
     logger.addHandler(ClientLogHandler(server))
-    if args.log_file:
-        handler = logging.FileHandler(args.log_file, encoding="utf-8")
+    if log_file:
+        try:
+            handler = logging.FileHandler(log_file, encoding="utf-8")
+        except OSError as exc:
+            print(
+                f"schema-lsp: error: cannot write the log file {log_file} "
+                f"({exc.strerror or exc}); choose a writable path for --log-file",
+                file=sys.stderr,
+            )
+            return 2
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
         handler.setLevel(logging.DEBUG)
         logger.addHandler(handler)
         logger.setLevel(logging.DEBUG)
-    if args.tcp:
-        host, _, port = args.tcp.rpartition(":")
-        if not port.isdigit():
+    if address is not None:
+        try:
+            server.start_tcp(*address)
+        except OSError as exc:
             print(
-                f"schema-lsp: --tcp expects HOST:PORT, got {args.tcp!r}",
+                f"schema-lsp: error: cannot listen on {address[0]}:{address[1]} "
+                f"({exc.strerror or exc}); choose another --tcp address",
                 file=sys.stderr,
             )
             return 2
-        server.start_tcp(host or "127.0.0.1", int(port))
     else:
         server.start_io()
     return 0

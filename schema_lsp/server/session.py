@@ -16,7 +16,9 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from lsprotocol import types
+from pygls.uris import to_fs_path
 
+from .bounds import fit_to_text
 from .config import ServerConfig, mask_url
 from .diagnostics import drift_diagnostic, failure_diagnostic, mark_stale
 from .scheduling import CheckScheduler, Trigger
@@ -78,6 +80,7 @@ class RootSession:
         self.fresh: dict[str, list[types.Diagnostic]] = {}
         self.published: dict[str, list[types.Diagnostic]] = {}
         self.failure_uri: str | None = None
+        self.model_error: str | None = None  # the status message while the models fail
         self.state = "idle"
         self.drift_count = 0
         self.models_dirty = True
@@ -150,6 +153,7 @@ class RootSession:
         opts = {
             "compare_type": cfg.compare_type,
             "compare_server_default": cfg.compare_server_default,
+            "render_as_batch": cfg.render_as_batch,
         }
         # Parse the model files on a thread while the worker imports and compares them.
         index = self._index()
@@ -214,7 +218,11 @@ class RootSession:
         if result.model_files:
             self.model_files = set(result.model_files)
         if result.status == UNCHANGED:
-            self._status("connected", self._summary())
+            # The worker answers UNCHANGED for models that still fail as they did.
+            if self.model_error is not None:
+                self._status("error", self.model_error)
+            else:
+                self._status("connected", self._summary())
             return
         self.models_dirty = False
         if result.status == OK:
@@ -252,6 +260,7 @@ class RootSession:
             fresh.setdefault(path_to_uri(placement.path), []).append(diagnostic)
         self.drift_count = len(result.drifts)
         self.failure_uri = None
+        self.model_error = None
         self.fresh = fresh
         self._publish_all(fresh)
 
@@ -267,9 +276,7 @@ class RootSession:
     def _model_failed(self, result: CheckResult) -> None:
         failure = result.model_failure
         assert failure is not None
-        wanted = {
-            uri: mark_stale(diags, "models failed to import") for uri, diags in self.fresh.items()
-        }
+        wanted = self._stale("models failed to import")
         if failure.path and failure.line and os.path.exists(failure.path):
             uri = path_to_uri(failure.path)
             wanted.setdefault(uri, [])
@@ -282,7 +289,23 @@ class RootSession:
             message = f"models failed to load: {failure.message}"
             self.client.show(types.MessageType.Error, f"schema-lsp: {message}")
         self._publish_all(wanted)
+        self.model_error = message
         self._status("error", message)
+
+    def _stale(self, reason: str) -> dict[str, list[types.Diagnostic]]:
+        """The last fresh diagnostics, marked stale and kept inside each file's current text.
+
+        The files may have changed since they were checked (a save that failed to import
+        shortened one); a file that is gone keeps no diagnostics.
+        """
+        wanted: dict[str, list[types.Diagnostic]] = {}
+        for uri, diagnostics in self.fresh.items():
+            try:
+                text = Path(to_fs_path(uri) or "").read_text(encoding="utf-8", errors="replace")
+            except OSError:
+                continue
+            wanted[uri] = fit_to_text(mark_stale(diagnostics, reason), text)
+        return wanted
 
     def _database_failed(self, kind: str, message: str) -> None:
         first = self.db_problem is None
@@ -292,7 +315,7 @@ class RootSession:
             self.client.show(types.MessageType.Warning, f"schema-lsp: {message}")
             logger.warning("%s", message)
         reason = _STALE_REASONS.get(kind, "database error")
-        self._publish_all({uri: mark_stale(d, reason) for uri, d in self.fresh.items()})
+        self._publish_all(self._stale(reason))
         self.scheduler.reschedule()
         state = "stale" if self.fresh else "unreachable"
         self._status(state, message)
@@ -310,9 +333,7 @@ class RootSession:
         logger.error("%s", message)
         if self.state != "error":
             self.client.show(types.MessageType.Error, f"schema-lsp: {message}")
-        self._publish_all(
-            {uri: mark_stale(d, "worker unavailable") for uri, d in self.fresh.items()}
-        )
+        self._publish_all(self._stale("worker unavailable"))
         self._status("error", message)
 
     def _status(self, state: str, message: str) -> None:

@@ -128,6 +128,11 @@ class Probe:
         assert process is not None
         return process.pid
 
+    def serving(self) -> bool:
+        """Whether the server process still runs (it did not crash or exit)."""
+        process = self.client._server
+        return process is not None and process.returncode is None and alive(process.pid)
+
     def uri(self, relative: str) -> str:
         return (self.root / relative).as_uri()
 
@@ -254,8 +259,7 @@ async def start_probe(
 
     if settings is not None:
         client.set_configuration(settings, section="schemaLsp")
-    # ``python -m schema_lsp serve --log-file`` is refused (see test_serve_accepts_its_options)
-    args = ["-m", "schema_lsp.server"]
+    args = ["-m", "schema_lsp", "serve"]
     if log_file is not None:
         args += ["--log-file", str(log_file)]
     await client.start_io(sys.executable, *args, env=server_env(env), cwd=str(root))

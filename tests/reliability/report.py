@@ -74,6 +74,19 @@ class Report:
             data["counters"][name] = data["counters"].get(name, 0) + n
 
 
+@contextlib.contextmanager
+def observed(report: Report, suite: str, case: str) -> Iterator[CaseResult]:
+    """A case the test fills in as it observes it (survived, recovered, time to recover).
+
+    Recorded even when the test fails part-way, so the figures show what did not hold.
+    """
+    result = CaseResult(suite, case)
+    try:
+        yield result
+    finally:
+        report.case(result)
+
+
 def load(path: Path) -> dict[str, Any]:
     """The report at ``path`` (an empty one when the file is missing)."""
     try:

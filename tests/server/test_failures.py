@@ -58,3 +58,44 @@ def test_syntax_error_keeps_its_own_location(tmp_path: Path) -> None:
 def test_failure_outside_the_workspace_stays_unlocated(tmp_path: Path) -> None:
     failure = ModelFailure(kind="exception", message="x", frames=[Frame("/lib/a.py", 3)])
     assert locate_failure(failure, tmp_path).path is None
+
+
+PG_URL = "postgresql+psycopg://app:s3cret@db.example/shop"
+
+
+def _pg_error(message: str) -> Exception:
+    from sqlalchemy.exc import OperationalError
+
+    return OperationalError("connect", {}, Exception(message))
+
+
+def test_a_missing_role_is_a_login_problem_not_a_missing_database() -> None:
+    from schema_lsp.server.worker.database import classify
+
+    failure = classify(_pg_error('connection failed: FATAL:  role "app" does not exist'), PG_URL)
+    assert failure.kind == "auth"
+    assert "Cannot log in" in failure.message and "database at" not in failure.message
+    assert "s3cret" not in failure.message
+
+
+def test_a_missing_database_is_still_called_one() -> None:
+    from schema_lsp.server.worker.database import classify
+
+    failure = classify(_pg_error('FATAL:  database "shop" does not exist'), PG_URL)
+    assert failure.kind == "missing_database"
+    assert "does not exist" in failure.message and "Create it" in failure.message
+
+
+def test_another_missing_object_is_not_called_a_missing_database() -> None:
+    from schema_lsp.server.worker.database import classify
+
+    failure = classify(_pg_error('schema "reporting" does not exist'), PG_URL)
+    assert failure.kind == "error" and "database at" in failure.message
+
+
+def test_a_connection_limit_is_not_called_an_unreachable_server() -> None:
+    from schema_lsp.server.worker.database import classify
+
+    failure = classify(_pg_error('FATAL:  too many connections for role "app"'), PG_URL)
+    assert failure.kind == "unreachable" and "no connection to spare" in failure.message
+    assert "Start the server" not in failure.message

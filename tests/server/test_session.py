@@ -15,6 +15,7 @@ from schema_lsp.server.worker.protocol import (
     DB_ERROR,
     MODEL_ERROR,
     OK,
+    UNCHANGED,
     CheckResult,
     DbFailure,
     ModelFailure,
@@ -152,3 +153,48 @@ def test_unchanged_results_are_not_republished(setup: Any) -> None:
     count = client.publish_count
     session.apply(ok(drift("add_column", "email", "email differs")))
     assert client.publish_count == count
+
+
+def test_the_status_stays_error_while_the_worker_says_the_failure_is_unchanged(
+    setup: Any,
+) -> None:
+    session, client, models = setup
+    session.apply(ok(drift("add_column", "email", "email differs")))
+    failure = ModelFailure(kind="exception", message="NameError: x", path=str(models), line=5)
+    session.apply(CheckResult(id=2, status=MODEL_ERROR, model_failure=failure))
+    for n in range(3):
+        session.apply(CheckResult(id=3 + n, status=UNCHANGED))
+    states = [s["state"] for s in client.statuses]
+    assert states == ["connected", "error", "error", "error", "error"]
+    assert "NameError: x" in client.statuses[-1]["message"]
+    session.apply(ok())
+    session.apply(CheckResult(id=9, status=UNCHANGED))
+    assert client.statuses[-1]["state"] == "connected"
+
+
+def test_stale_diagnostics_are_kept_inside_a_file_that_got_shorter(setup: Any) -> None:
+    session, client, models = setup
+    session.apply(
+        ok(
+            drift("add_column", "email", "email differs"),
+            drift("add_column", "id", "id differs"),
+        )
+    )
+    email_line = line_of(models, "email:")
+    id_line = line_of(models, "id:")
+    assert id_line < email_line
+    # The email line is gone; the id line is now a short comment.
+    models.write_text("\n".join(MODELS.splitlines()[: email_line - 1]) + "\n  # é")
+    assert line_of(models, "# é") == id_line
+    failure = ModelFailure(kind="syntax", message="SyntaxError", path=str(models), line=1)
+    session.apply(CheckResult(id=2, status=MODEL_ERROR, model_failure=failure))
+    lines = models.read_text().split("\n")
+    diagnostics = client.published[models.as_uri()]
+    stale = [d for d in diagnostics if "stale" in d.message]
+    assert [d.message for d in stale] == ["id differs (stale: models failed to import)"]
+    for d in diagnostics:
+        for pos in (d.range.start, d.range.end):
+            assert pos.line < len(lines) and pos.character <= len(lines[pos.line])
+    models.unlink()
+    session.apply(CheckResult(id=3, status=DB_ERROR, db_failure=DbFailure("timeout", "slow")))
+    assert client.published[models.as_uri()] == []

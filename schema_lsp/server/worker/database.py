@@ -7,6 +7,7 @@ makes a check fail fast instead of hanging; every message is free of passwords.
 from __future__ import annotations
 
 import os
+import re
 from typing import Any
 
 from sqlalchemy import create_engine, event
@@ -25,6 +26,10 @@ from .protocol import DbFailure
 CONNECT_TIMEOUT = 5
 STATEMENT_TIMEOUT_MS = 20_000
 LOCK_TIMEOUT_MS = 3_000
+
+#: PostgreSQL's 'role "x" does not exist' is a login problem, not a missing database.
+_MISSING_ROLE = re.compile(r'\brole "[^"]*" does not exist')
+_MISSING_DATABASE = re.compile(r'\bdatabase "[^"]*" does not exist')
 
 _EXTRAS = {"postgresql": "postgresql", "mysql": "mysql", "mariadb": "mysql"}
 
@@ -137,6 +142,12 @@ def classify(exc: BaseException, url: str) -> DbFailure:
             f"The database at {where} refused the credentials ({detail}). "
             "Fix the user or password in database_url.",
         )
+    if _MISSING_ROLE.search(lowered):
+        return DbFailure(
+            "auth",
+            f"Cannot log in to {where}: no such role ({detail}). "
+            "Create the role or fix the user in database_url.",
+        )
     if any(
         s in lowered
         for s in (
@@ -155,10 +166,16 @@ def classify(exc: BaseException, url: str) -> DbFailure:
             f"The database at {where} did not answer in time ({detail}); "
             "another session (a running migration?) may hold a lock. Retrying.",
         )
-    if any(s in lowered for s in ("does not exist", "unknown database")):
+    if _MISSING_DATABASE.search(lowered) or "unknown database" in lowered:
         return DbFailure(
             "missing_database",
             f"The database at {where} does not exist ({detail}). Create it or fix database_url.",
+        )
+    if "too many connections" in lowered:
+        return DbFailure(
+            "unreachable",
+            f"The database at {where} has no connection to spare ({detail}). Close idle "
+            "sessions or raise the connection limit; schema-lsp keeps retrying.",
         )
     connection_trouble = isinstance(exc, (OperationalError, InterfaceError, OSError))
     if connection_trouble and any(
