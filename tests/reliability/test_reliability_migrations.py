@@ -167,24 +167,11 @@ async def failed_fix_message(tmp_path: Path, fault: str) -> str:
     return str(failed.value)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: features/code_actions.add_to_migration reads the target with "
-    "path.read_text() unguarded: a deleted migration answers 'FileNotFoundError: [Errno 2] "
-    "No such file or directory: <path>' instead of saying what to do (re-run the code "
-    "action, or create a revision)",
-)
 async def test_a_deleted_migration_is_explained(tmp_path: Path) -> None:
     message = await failed_fix_message(tmp_path, "deleted")
     assert "Errno" not in message and "Error:" not in message, message
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: features/code_actions.add_to_migration drops the client's failureReason: a "
-    "read-only migration is reported as 'the editor refused the edit of X (it changed "
-    "meanwhile?); try again', a wrong cause and a retry that cannot help",
-)
 async def test_a_read_only_migration_is_explained(tmp_path: Path) -> None:
     message = await failed_fix_message(tmp_path, "read-only")
     assert "read-only" in message and "changed meanwhile" not in message, message

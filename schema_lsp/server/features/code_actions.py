@@ -35,6 +35,7 @@ from ..actions import (
     select_for_all,
     workspace_edit,
 )
+from ..command_errors import CommandFailed
 from .migrations import (
     MIGRATIONS,
     classified_drifts,
@@ -213,7 +214,7 @@ async def add_to_migration(
     """
     path = fs_path(target_uri)
     if path is None:
-        raise ValueError(f"not a file URI: {target_uri}")
+        raise CommandFailed(f"not a file URI: {target_uri}")
     combined = combine(order_drifts(dedupe(d for d in drifts if has_fix(d))))
     if not combined.count:
         return {"applied": False, "inserted": 0, "skipped": 0, "path": str(path)}
@@ -222,7 +223,7 @@ async def add_to_migration(
         try:
             plan = plan_migration_edit(text, combined.upgrade, combined.downgrade, combined.imports)
         except MigrationEditError as exc:
-            raise ValueError(f"{path.name}: {exc}") from None
+            raise CommandFailed(f"{path.name}: {exc}") from None
         summary = {
             "path": str(path),
             "uri": uri,
@@ -239,17 +240,33 @@ async def add_to_migration(
         )
         if result.applied:
             return {**summary, "applied": True}
-        logger.info("the client refused the edit of %s: %s", path.name, result.failure_reason)
-    raise ValueError(
-        f"the editor refused the edit of {path.name} (it changed meanwhile?); try again"
+        reason = result.failure_reason
+        logger.info("the client refused the edit of %s: %s", path.name, reason)
+        if reason:
+            raise CommandFailed(f"the editor did not apply the edit of {path.name}: {reason}")
+    raise CommandFailed(
+        f"the editor refused the edit of {path.name} twice (it changed meanwhile?); "
+        "save the file and try again"
     )
 
 
 def _document(ls: SchemaLanguageServer, path: Path, uri: str) -> tuple[str, str, int | None]:
+    """The target's text: the editor's buffer when open, else the file (whether it may be
+    written is the editor's to say, in its answer to the edit)."""
     found = open_document(ls, path)
     if found is not None:
         return found
-    return uri, path.read_text(encoding="utf-8"), None
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise CommandFailed(
+            f"{path.name} no longer exists; ask for the code actions again to pick "
+            "another migration, or create a new revision"
+        ) from None
+    except OSError as exc:
+        message = f"{path.name} cannot be read ({exc.strerror}); nothing was changed"
+        raise CommandFailed(message) from None
+    return uri, text, None
 
 
 def register(server: SchemaLanguageServer) -> None:
@@ -273,12 +290,12 @@ def register(server: SchemaLanguageServer) -> None:
         srv = cast("SchemaLanguageServer", ls)
         parsed = parse_args(args)
         if parsed.uri is None:
-            raise ValueError("schemaLsp.addToMigration needs the migration file's URI")
+            raise CommandFailed("schemaLsp.addToMigration needs the migration file's URI")
         drifts = parsed.drifts
         if drifts is None:
             session = session_for(srv, parsed.uri)
             if session is None:
-                raise ValueError("no schema-lsp project contains this file")
+                raise CommandFailed("no schema-lsp project contains this file")
             drifts = select_for_all(
                 classified_drifts(srv, session),
                 include_destructive=include_destructive(srv, session),

@@ -27,6 +27,7 @@ from schema_lsp.script import render_revision, write_revision
 from schema_lsp.script.writer import RevisionWriteError
 
 from ..actions import combine, parse_args, revision_message, select_for_all, template_body
+from ..command_errors import CommandFailed
 from .code_actions import NEW_REVISION, include_destructive
 from .migrations import MIGRATIONS, MigrationAwareClient, classified_drifts, session_for
 
@@ -58,7 +59,7 @@ def new_revision(
 ) -> dict[str, Any]:
     loaded = MIGRATIONS.load(ls, session)
     if loaded is None:
-        raise ValueError(
+        raise CommandFailed(
             "this project has no migrations folder: set migrations in [tool.schema-lsp] "
             "or create one with 'alembic init'"
         )
@@ -78,7 +79,7 @@ def new_revision(
             graph=graph,
         )
     except RevisionWriteError as exc:
-        raise ValueError(str(exc)) from None
+        raise CommandFailed(str(exc)) from None
     return {
         "path": str(written.path),
         "uri": written.path.absolute().as_uri(),
@@ -175,7 +176,7 @@ def register(server: SchemaLanguageServer) -> None:
         parsed = parse_args(args)
         session = session_for(srv, parsed.uri)
         if session is None:
-            raise ValueError("no schema-lsp project is open")
+            raise CommandFailed("no schema-lsp project is open")
         written = new_revision(srv, session, parsed.message, parsed.drifts)
         if supports_show_document(srv):
             try:
