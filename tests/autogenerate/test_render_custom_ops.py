@@ -203,6 +203,14 @@ def sequence_plugins(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     _register_comparator(OUR_CREATE, OUR_DROP)
     _register_alembic_operations()
     yield
+    # register_operation also lists the names for the ``alembic.op`` proxy module, which
+    # every later migration installs: take them out again.
+    for attr_names, modules in Operations._setups.values():
+        for name in ("create_sequence", "drop_sequence"):
+            if name in attr_names:
+                attr_names.remove(name)
+            for globals_, _locals in modules:
+                globals_.pop(name, None)
 
 
 def _execute(engine: Engine, code: str) -> None:
@@ -250,4 +258,5 @@ def test_sequences_end_to_end(engine: Engine, schema_name: str, sequence_plugins
 def test_sequence_plugins_are_gone_after_the_test() -> None:
     """Runs after the end-to-end test in this module: its registrations were undone."""
     assert not hasattr(Operations, "create_sequence")
+    assert all("create_sequence" not in names for names, _ in Operations._setups.values())
     assert all(fn.__name__ != "compare_sequences" for fn, _ in comparators.functions("schema"))
