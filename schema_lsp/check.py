@@ -6,7 +6,6 @@ only place that strings the layers together.
 
 from __future__ import annotations
 
-import fnmatch
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -29,6 +28,7 @@ from .database import (
 from .loader import ModelLoadError, load_metadata
 from .operations import ops
 from .runtime.migration import MigrationContext
+from .table_filters import table_filters
 
 
 class CheckError(Exception):
@@ -46,22 +46,6 @@ class CheckResult:
     database: str
     drift: list[Drift]
     script: ops.MigrationScript
-
-
-def exclude_filter(patterns: Sequence[str]) -> Any:
-    """An ``include_name`` hook that leaves out tables matching any glob."""
-    if not patterns:
-        return None
-
-    def include_name(name: str | None, type_: str, parent_names: dict[str, Any]) -> bool:
-        if type_ != "table" or name is None:
-            return True
-        qualified = parent_names.get("schema_qualified_table_name", name)
-        return not any(
-            fnmatch.fnmatchcase(name, p) or fnmatch.fnmatchcase(qualified, p) for p in patterns
-        )
-
-    return include_name
 
 
 @contextmanager
@@ -89,9 +73,7 @@ def comparison(
     except DatabaseError as exc:
         raise CheckError(str(exc)) from None
     options = dict(opts or {})
-    name_filter = exclude_filter(exclude_tables)
-    if name_filter is not None:
-        options["include_name"] = name_filter
+    options.update(table_filters(exclude_tables))
     try:
         with engine.connect() as conn:
             context = MigrationContext.configure(conn, opts=options)

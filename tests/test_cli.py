@@ -279,3 +279,17 @@ def test_revision_refuses_when_database_is_behind(shop: Path) -> None:
     assert behind.returncode == 2
     assert "not up to date" in behind.stderr
     assert len(list((shop / "migrations" / "versions").glob("*_auto.py"))) == 0
+
+
+def test_exclude_tables_leaves_out_model_and_database_tables(shop: Path) -> None:
+    """``exclude_tables`` hides a table on both sides: ``reviews`` exists only in the models,
+    ``orders`` (with its extra column) in both."""
+    pyproject = shop / "pyproject.toml"
+    pyproject.write_text(
+        pyproject.read_text(encoding="utf-8") + 'exclude_tables = ["rev*", "orders"]\n',
+        encoding="utf-8",
+    )
+    result = _run("check", "--project", str(shop), "--format", "json")
+    assert result.returncode == 1, result.stderr
+    tables = {d["table"] for d in json.loads(result.stdout)["drift"]}
+    assert tables == {"users", "products"}, result.stdout
