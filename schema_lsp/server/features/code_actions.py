@@ -218,6 +218,7 @@ async def add_to_migration(
     combined = combine(order_drifts(dedupe(d for d in drifts if has_fix(d))))
     if not combined.count:
         return {"applied": False, "inserted": 0, "skipped": 0, "path": str(path)}
+    reason: str | None = None
     for _attempt in range(2):
         uri, text, version = _document(ls, path, target_uri)
         try:
@@ -242,8 +243,8 @@ async def add_to_migration(
             return {**summary, "applied": True}
         reason = result.failure_reason
         logger.info("the client refused the edit of %s: %s", path.name, reason)
-        if reason:
-            raise CommandFailed(f"the editor did not apply the edit of {path.name}: {reason}")
+    if reason:
+        raise CommandFailed(f"the editor did not apply the edit of {path.name}: {reason}")
     raise CommandFailed(
         f"the editor refused the edit of {path.name} twice (it changed meanwhile?); "
         "save the file and try again"
