@@ -142,3 +142,18 @@ async def lsp_session(
             await asyncio.wait_for(client.shutdown_session(), 15)
         finally:
             await client.stop()
+
+
+def apply_text_edits(text: str, edits: list[types.TextEdit]) -> str:
+    """What an editor does with ``edits`` on ``text`` (LSP positions, applied last first)."""
+    lines = text.split("\n")
+    offsets = [0]
+    for line in lines:
+        offsets.append(offsets[-1] + len(line) + 1)
+
+    def offset(pos: types.Position) -> int:
+        return len(text) if pos.line >= len(lines) else offsets[pos.line] + pos.character
+
+    for edit in sorted(edits, key=lambda e: offset(e.range.start), reverse=True):
+        text = text[: offset(edit.range.start)] + edit.new_text + text[offset(edit.range.end) :]
+    return text

@@ -16,7 +16,7 @@ from typing import Any, Union
 import harness
 import pytest
 from conftest import migrate
-from harness import Session, lsp_session
+from harness import Session, apply_text_edits, lsp_session
 from lsprotocol import types
 from pytest_lsp import client_capabilities
 from sqlalchemy.engine import URL
@@ -39,18 +39,6 @@ def alembic(root: Path, *args: str) -> str:
     return done.stdout + done.stderr
 
 
-def apply_text_edits(text: str, edits: list[types.TextEdit]) -> str:
-    lines = text.split("\n")
-    offsets = [0]
-    for line in lines:
-        offsets.append(offsets[-1] + len(line) + 1)
-
-    def offset(pos: types.Position) -> int:
-        return len(text) if pos.line >= len(lines) else offsets[pos.line] + pos.character
-
-    for edit in sorted(edits, key=lambda e: offset(e.range.start), reverse=True):
-        text = text[: offset(edit.range.start)] + edit.new_text + text[offset(edit.range.end) :]
-    return text
 
 
 class Editor:

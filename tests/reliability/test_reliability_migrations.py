@@ -20,6 +20,8 @@ from lspkit import MODELS, Probe, copy_example, lsp
 from lsprotocol import types
 from report import Report, observed
 
+from tests.e2e.harness import apply_text_edits
+
 FAST = {"checkInterval": 0.5}
 ADD_TO_MIGRATION = "schemaLsp.addToMigration"
 
@@ -28,18 +30,6 @@ def as_path(uri: str) -> Path:
     return Path(unquote(urlparse(uri).path))
 
 
-def apply_text_edits(text: str, edits: list[types.TextEdit]) -> str:
-    lines = text.split("\n")
-    offsets = [0]
-    for line in lines:
-        offsets.append(offsets[-1] + len(line) + 1)
-
-    def offset(pos: types.Position) -> int:
-        return len(text) if pos.line >= len(lines) else offsets[pos.line] + pos.character
-
-    for edit in sorted(edits, key=lambda e: offset(e.range.start), reverse=True):
-        text = text[: offset(edit.range.start)] + edit.new_text + text[offset(edit.range.end) :]
-    return text
 
 
 def act_like_an_editor(probe: Probe) -> list[str]:
