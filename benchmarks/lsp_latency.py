@@ -6,7 +6,16 @@ starts ``python -m schema_lsp.server`` over stdio, then
 * saves the model file alternately with and without one extra column and times
   ``didSave`` -> the ``publishDiagnostics`` that reflects the edit (client side);
 * times an idle periodic check (worker round trip: fingerprint query, nothing changed);
-* reports server and worker RSS.
+* times a code-action request on a drift diagnostic (request -> response) and the
+  ``schemaLsp.previewRevision`` command (the next revision rendered from every drift);
+* times the cold full check of a fresh worker (reflect, import, compare) against the engine
+  alone (``compare_metadata`` on the same database and models) and prints the ratio;
+* reports server and worker RSS, the CPU time per save of the server and of the worker
+  with its forked checks (what a loaded machine cannot hide), and the targets next to the
+  medians with PASS/FAIL.
+
+``SCHEMA_LSP_BENCH_LOG=/path`` makes the server write its debug log (per-check timings);
+``SCHEMA_LSP_BENCH_PROFILE=/path`` runs it under cProfile (stats written on exit).
 
 Usage: ``python benchmarks/lsp_latency.py [--sizes 20,200,1000] [--saves 15]``.
 The admin URL defaults to the local test server; override with
@@ -42,6 +51,17 @@ ADMIN_URL = os.environ.get(
     "SCHEMA_LSP_TEST_POSTGRESQL_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 )
 TOGGLE = '    Column("bench_toggle", Integer),\n'
+EXAMPLE = REPO / "examples" / "shop"
+
+#: (what, tables, limit in ms): the targets of the issues, checked against the medians.
+TARGETS = [
+    ("save->diagnostics", 200, 150.0),
+    ("save->diagnostics", 1000, 500.0),
+    ("idle check", 1000, 50.0),
+    ("code action", 200, 50.0),
+    ("code action", 1000, 50.0),
+    ("preview", 200, 100.0),
+]
 
 
 @dataclass
@@ -53,6 +73,23 @@ class Result:
     server_rss_mib: float
     worker_rss_mib: float
     first_check_s: float
+    action_ms: list[float]
+    preview_ms: list[float]
+    cold_check_ms: float
+    #: The part of the cold check that does the engine's work: reflecting and comparing.
+    cold_engine_part_ms: float
+    engine_ms: float
+    server_cpu_ms: float
+    worker_cpu_ms: float
+
+    def median(self, what: str) -> float:
+        values = {
+            "save->diagnostics": self.save_ms,
+            "idle check": self.idle_ms,
+            "code action": self.action_ms,
+            "preview": self.preview_ms,
+        }[what]
+        return statistics.median(values) if values else float("nan")
 
 
 def percentile(values: Sequence[float], q: float) -> float:
@@ -101,6 +138,28 @@ def render_models(spec: Any) -> str:
     return "\n".join(out) + "\n"
 
 
+def worker_pid_of(client: Any) -> int | None:
+    """The worker's pid, from the server's "worker N started" log message."""
+    pids = [
+        m.message.split()[1]
+        for m in client.log_messages
+        if m.message.startswith("worker ") and "started" in m.message
+    ]
+    return int(pids[-1]) if pids else None
+
+
+def cpu_ms(pid: int | None) -> float:
+    """CPU time of ``pid`` and its reaped children (the worker's forked checks), in ms."""
+    if not pid:
+        return float("nan")
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return float("nan")
+    ticks = sum(int(fields[i]) for i in (11, 12, 13, 14))  # utime stime cutime cstime
+    return ticks * 1000 / os.sysconf("SC_CLK_TCK")
+
+
 def rss_mib(pid: int | None) -> float:
     if not pid:
         return float("nan")
@@ -113,7 +172,47 @@ def rss_mib(pid: int | None) -> float:
     return float("nan")
 
 
-async def measure(n_tables: int, saves: int, idle_checks: int) -> Result:
+async def time_code_actions(client: Any, uri: str, rounds: int) -> list[float]:
+    """Request -> response of ``textDocument/codeAction`` on a drift diagnostic with a fix."""
+    from lsprotocol import types
+
+    with_fix = [d for d in client.diagnostics.get(uri, []) if (d.data or {}).get("fix")]
+    if not with_fix:
+        return []
+    target = with_fix[len(with_fix) // 2]
+    params = types.CodeActionParams(
+        text_document=types.TextDocumentIdentifier(uri=uri),
+        range=target.range,
+        context=types.CodeActionContext(diagnostics=[target]),
+    )
+    out: list[float] = []
+    for _ in range(rounds):
+        t0 = time.perf_counter()
+        actions = await client.text_document_code_action_async(params)
+        out.append((time.perf_counter() - t0) * 1000)
+        assert actions, "no code action for a drift with a fix"
+    return out
+
+
+def time_engine(url: Any, models: Any) -> float:
+    """The engine alone, cold: connect, reflect and compare (the models are already built)."""
+    from schema_lsp.autogenerate.api import compare_metadata
+    from schema_lsp.runtime.migration import MigrationContext
+
+    engine = sa.create_engine(url, poolclass=sa.pool.NullPool)
+    try:
+        t0 = time.perf_counter()
+        with engine.connect() as conn:
+            context = MigrationContext.configure(
+                conn, opts={"compare_type": True, "compare_server_default": True}
+            )
+            compare_metadata(context, models)
+        return (time.perf_counter() - t0) * 1000
+    finally:
+        engine.dispose()
+
+
+async def measure(n_tables: int, saves: int, idle_checks: int, rounds: int = 15) -> Result:
     from lsprotocol import types
     from pytest_lsp import client_capabilities
     from pytest_lsp.client import make_test_lsp_client
@@ -133,6 +232,10 @@ async def measure(n_tables: int, saves: int, idle_checks: int) -> Result:
         engine.dispose()
         models = schema_gen.make_drifted(db_metadata, ratio=0.05, seed=0)
         shutil.copy(HERE / "schema_gen.py", workdir / "schema_gen.py")
+        shutil.copy(EXAMPLE / "alembic.ini", workdir / "alembic.ini")
+        (workdir / "migrations" / "versions").mkdir(parents=True)
+        for name in ("env.py", "script.py.mako"):
+            shutil.copy(EXAMPLE / "migrations" / name, workdir / "migrations" / name)
         model_file = workdir / "models.py"
         source = render_models(schema_gen.spec_of(models))
         model_file.write_text(source)
@@ -153,8 +256,19 @@ async def measure(n_tables: int, saves: int, idle_checks: int) -> Result:
         def on_register(params: Any) -> None:
             pass
 
+        @client.feature(types.WORKSPACE_CODE_LENS_REFRESH)
+        def on_code_lens_refresh(params: Any) -> None:
+            pass
+
         env = {**os.environ, "PYTHONPATH": str(REPO)}
-        await client.start_io(sys.executable, "-m", "schema_lsp.server", env=env)
+        log = (
+            ["--log-file", os.environ["SCHEMA_LSP_BENCH_LOG"]]
+            if os.environ.get("SCHEMA_LSP_BENCH_LOG")
+            else []
+        )
+        profile = os.environ.get("SCHEMA_LSP_BENCH_PROFILE")
+        runner = ["-m", "cProfile", "-o", profile] if profile else []
+        await client.start_io(sys.executable, *runner, "-m", "schema_lsp.server", *log, env=env)
         uri = model_file.as_uri()
         await client.initialize_session(
             types.InitializeParams(
@@ -188,27 +302,34 @@ async def measure(n_tables: int, saves: int, idle_checks: int) -> Result:
                 )
             )
         )
+        server_pid = client._server.pid if client._server else None
+        worker_pid = worker_pid_of(client)
         save_ms: list[float] = []
+        cpu_before: tuple[float, float] = (0.0, 0.0)
         for i in range(saves + 1):
+            if i == 1:
+                cpu_before = (cpu_ms(server_pid), cpu_ms(worker_pid))
             with_column = i % 2 == 0
             text = source.replace("    # bench-toggle\n", TOGGLE) if with_column else source
             model_file.write_text(text)
             t0 = time.perf_counter()
             client.text_document_did_save(
-                types.DidSaveTextDocumentParams(
-                    text_document=types.TextDocumentIdentifier(uri=uri)
-                )
+                types.DidSaveTextDocumentParams(text_document=types.TextDocumentIdentifier(uri=uri))
             )
             await wait_for(lambda ds, w=with_column: toggled(ds) == w)
             if i:  # the first save also warms the parse cache
                 save_ms.append((time.perf_counter() - t0) * 1000)
-        server_pid = client._server.pid if client._server else None
-        worker_pids = [
-            m.message.split()[1]
-            for m in client.log_messages
-            if m.message.startswith("worker ") and "started" in m.message
-        ]
-        worker_pid = int(worker_pids[-1]) if worker_pids else None
+        server_cpu = (cpu_ms(server_pid) - cpu_before[0]) / max(saves, 1)
+        worker_cpu = (cpu_ms(worker_pid) - cpu_before[1]) / max(saves, 1)
+        action_ms = await time_code_actions(client, uri, rounds)
+        preview_ms: list[float] = []
+        for _ in range(rounds):
+            t0 = time.perf_counter()
+            preview = await client.workspace_execute_command_async(
+                types.ExecuteCommandParams(command="schemaLsp.previewRevision", arguments=[])
+            )
+            preview_ms.append((time.perf_counter() - t0) * 1000)
+            assert "def upgrade" in preview["text"], preview
         server_rss, worker_rss = rss_mib(server_pid), rss_mib(worker_pid)
         await client.shutdown_session()
         await client.stop()
@@ -219,8 +340,17 @@ async def measure(n_tables: int, saves: int, idle_checks: int) -> Result:
             "root": str(workdir),
             "models": ["models:metadata"],
             "database_url": settings["databaseUrl"],
+            "opts": {"compare_type": True, "compare_server_default": True},
         }
-        await worker.check(**fields)
+        await worker.start()
+        t0 = time.perf_counter()
+        cold = await worker.check(**fields)
+        cold_check_ms = (time.perf_counter() - t0) * 1000
+        cold_engine_part_ms = cold.timings.get("reflect_ms", 0.0) + cold.timings.get(
+            "compare_ms", 0.0
+        )
+        assert cold.status == "ok", cold.status
+        engine_ms = time_engine(url, models)
         idle_ms: list[float] = []
         fingerprint_ms: list[float] = []
         for _ in range(idle_checks):
@@ -231,7 +361,20 @@ async def measure(n_tables: int, saves: int, idle_checks: int) -> Result:
             fingerprint_ms.append(result.timings.get("fingerprint_ms", float("nan")))
         await worker.stop()
         return Result(
-            n_tables, save_ms, idle_ms, fingerprint_ms, server_rss, worker_rss, first_check
+            n_tables,
+            save_ms,
+            idle_ms,
+            fingerprint_ms,
+            server_rss,
+            worker_rss,
+            first_check,
+            action_ms,
+            preview_ms,
+            cold_check_ms,
+            cold_engine_part_ms,
+            engine_ms,
+            server_cpu,
+            worker_cpu,
         )
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
@@ -242,18 +385,49 @@ async def measure(n_tables: int, saves: int, idle_checks: int) -> Result:
 
 def format_table(results: Sequence[Result]) -> str:
     head = (
-        f"{'tables':>6} | {'save->diag median':>17} | {'p95':>8} | {'idle check median':>17} | "
-        f"{'p95':>7} | {'fingerprint':>11} | {'first check':>11} | {'server RSS':>10} | "
-        f"{'worker RSS':>10}"
+        f"{'tables':>6} | {'save->diag':>10} | {'p95':>8} | {'idle check':>10} | {'p95':>7} | "
+        f"{'fingerprint':>11} | {'code action':>11} | {'p95':>7} | {'preview':>8} | "
+        f"{'p95':>8} | {'cold check':>10} | {'engine':>8} | {'ratio':>5} | "
+        f"{'server RSS':>10} | {'worker RSS':>10} | {'CPU/save srv+wrk':>16}"
     )
     lines = [head, "-" * len(head)]
+
+    def ms(values: Sequence[float], width: int) -> str:
+        return f"{statistics.median(values):>{width}.1f} ms" if values else f"{'n/a':>{width + 3}}"
+
+    def p95(values: Sequence[float], width: int) -> str:
+        return f"{percentile(values, 0.95):>{width}.1f} ms" if values else f"{'n/a':>{width + 3}}"
+
     for r in results:
         lines.append(
-            f"{r.tables:>6} | {statistics.median(r.save_ms):>14.1f} ms | "
-            f"{percentile(r.save_ms, 0.95):>5.1f} ms | {statistics.median(r.idle_ms):>14.1f} ms | "
-            f"{percentile(r.idle_ms, 0.95):>4.1f} ms | "
-            f"{statistics.median(r.fingerprint_ms):>8.1f} ms | {r.first_check_s:>9.2f} s | "
-            f"{r.server_rss_mib:>6.0f} MiB | {r.worker_rss_mib:>6.0f} MiB"
+            f"{r.tables:>6} | {ms(r.save_ms, 7)} | {p95(r.save_ms, 5)} | {ms(r.idle_ms, 7)} | "
+            f"{p95(r.idle_ms, 4)} | {ms(r.fingerprint_ms, 8)} | {ms(r.action_ms, 8)} | "
+            f"{p95(r.action_ms, 4)} | {ms(r.preview_ms, 5)} | {p95(r.preview_ms, 5)} | "
+            f"{r.cold_check_ms:>7.0f} ms | {r.engine_ms:>5.0f} ms | "
+            f"{r.cold_check_ms / r.engine_ms:>5.2f} | "
+            f"{r.server_rss_mib:>6.0f} MiB | {r.worker_rss_mib:>6.0f} MiB | "
+            f"{r.server_cpu_ms:>5.0f} + {r.worker_cpu_ms:>4.0f} ms"
+        )
+    by_size = {r.tables: r for r in results}
+    lines.append("")
+    lines.append("targets (medians):")
+    for what, tables, limit in TARGETS:
+        r = by_size.get(tables)
+        if r is None:
+            continue
+        value = r.median(what)
+        verdict = "PASS" if value < limit else "FAIL"
+        lines.append(
+            f"  {what:<17} at {tables:>4} tables: {value:>7.1f} ms  (< {limit:.0f} ms)  {verdict}"
+        )
+    for r in results:
+        verdict = "PASS" if r.cold_engine_part_ms <= r.engine_ms else "FAIL"
+        lines.append(
+            f"  cold check vs engine at {r.tables:>4} tables: reflect+compare "
+            f"{r.cold_engine_part_ms:.0f} ms vs engine {r.engine_ms:.0f} ms "
+            f"(ratio {r.cold_engine_part_ms / r.engine_ms:.2f}, <= engine)  {verdict}; "
+            f"whole check with import and hints {r.cold_check_ms:.0f} ms "
+            f"(ratio {r.cold_check_ms / r.engine_ms:.2f})"
         )
     return "\n".join(lines)
 
@@ -263,10 +437,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--sizes", default="20,200,1000", help="comma-separated table counts")
     parser.add_argument("--saves", type=int, default=15, help="timed saves per size")
     parser.add_argument("--idle", type=int, default=30, help="timed idle checks per size")
+    parser.add_argument("--rounds", type=int, default=15, help="code actions and previews")
     args = parser.parse_args(argv)
     results = []
     for size in (int(s) for s in args.sizes.split(",")):
-        result = asyncio.run(measure(size, args.saves, args.idle))
+        result = asyncio.run(measure(size, args.saves, args.idle, args.rounds))
         print(f"{size} tables done", file=sys.stderr)
         results.append(result)
     print(format_table(results))

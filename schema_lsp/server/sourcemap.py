@@ -12,11 +12,12 @@ from typing import Any
 from lsprotocol import types
 
 from schema_lsp.sources import (
+    ModuleParser,
     ModuleSyntax,
     SourceMap,
+    TableHint,
     hints_from_data,
     map_sources,
-    parse_module,
 )
 
 from .diagnostics import make_range
@@ -33,10 +34,17 @@ class Placement:
 
 
 class SourceIndex:
-    """Parsed model files keyed by path, refreshed when a file's mtime or size moves."""
+    """Parsed model files keyed by path, refreshed when a file's mtime or size moves.
+
+    A refresh re-parses only the top-level blocks that changed (``ModuleParser``): a save
+    usually touches one table of a large file, and a full parse would be on the critical
+    path of save-to-diagnostics.
+    """
 
     def __init__(self) -> None:
         self._parsed: dict[str, tuple[tuple[int, int], ModuleSyntax]] = {}
+        self._parser = ModuleParser()
+        self._parsed_hints: dict[int, tuple[dict[str, Any], TableHint]] = {}
         self._lock = threading.Lock()
 
     def modules(self, paths: Iterable[str]) -> dict[str, ModuleSyntax]:
@@ -50,6 +58,8 @@ class SourceIndex:
             try:
                 stat = os.stat(path)
             except OSError:
+                self._parsed.pop(path, None)
+                self._parser.forget(path)
                 continue
             stamp = (stat.st_mtime_ns, stat.st_size)
             cached = self._parsed.get(path)
@@ -59,13 +69,29 @@ class SourceIndex:
                         text = handle.read()
                 except OSError:
                     continue
-                cached = (stamp, parse_module(path, text))
+                cached = (stamp, self._parser.parse(path, text))
                 self._parsed[path] = cached
             out[path] = cached[1]
         return out
 
     def source_map(self, paths: Iterable[str], hints: list[dict[str, Any]]) -> SourceMap:
-        return map_sources(self.modules(paths), hints_from_data(hints))
+        return map_sources(self.modules(paths), self._hints(hints))
+
+    def _hints(self, data: list[dict[str, Any]]) -> list[TableHint]:
+        """Parsed hints, reusing the parse of entries that are the same objects as last
+        time (the worker client keeps unchanged entries' dicts)."""
+        with self._lock:
+            previous = self._parsed_hints
+            current: dict[int, tuple[dict[str, Any], TableHint]] = {}
+            out: list[TableHint] = []
+            for item in data:
+                cached = previous.get(id(item))
+                if cached is None or cached[0] is not item:
+                    cached = (item, hints_from_data([item])[0])
+                current[id(item)] = cached
+                out.append(cached[1])
+            self._parsed_hints = current
+            return out
 
 
 def place(source_map: SourceMap, drift: Mapping[str, Any]) -> Placement | None:

@@ -10,7 +10,7 @@ JSON-serialisable data so a worker can send it to the language server, where
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterator
+from collections.abc import Container, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -71,11 +71,15 @@ class TableHint:
     metadata: tuple[DefinitionRef, ...] = field(default=())
 
 
-def collect_hints(target: MetaData | registry | type[Any]) -> list[TableHint]:
+def collect_hints(
+    target: MetaData | registry | type[Any], skip_modules: Container[str] = ()
+) -> list[TableHint]:
     """Hints for every table of ``target``: a ``MetaData``, declarative base or registry.
 
     Must run where the models are imported. Mapped classes are found through
-    the ORM registries whose metadata is ``target``'s metadata.
+    the ORM registries whose metadata is ``target``'s metadata. ``skip_modules``
+    names modules loaded before the models (the worker's own), whose globals
+    cannot hold them and need not be searched.
     """
     metadata, registries = _metadata_and_registries(target)
     mappers = [m for reg in registries for m in reg.mappers]
@@ -84,7 +88,7 @@ def collect_hints(target: MetaData | registry | type[Any]) -> list[TableHint]:
         local = mapper.local_table
         if isinstance(local, Table) and local.metadata is metadata:
             by_table.setdefault(id(local), []).append(mapper)
-    globals_index = _module_globals_index(metadata)
+    globals_index = _module_globals_index(metadata, skip_modules)
     metadata_refs = tuple(_metadata_refs(metadata, mappers, globals_index))
     hints: list[TableHint] = []
     for table in metadata.tables.values():
@@ -221,7 +225,9 @@ def _name(name: object) -> str | None:
     return None if text == "_NONE_NAME" else text
 
 
-def _module_globals_index(metadata: MetaData) -> dict[int, list[DefinitionRef]]:
+def _module_globals_index(
+    metadata: MetaData, skip_modules: Container[str] = ()
+) -> dict[int, list[DefinitionRef]]:
     """id(object) -> module globals bound to it, for tables, metadata and bases.
 
     Imperative tables and ``Base = declarative_base()`` record no source
@@ -231,7 +237,9 @@ def _module_globals_index(metadata: MetaData) -> dict[int, list[DefinitionRef]]:
     for table in metadata.tables.values():
         wanted[id(table)] = table
     found: dict[int, list[DefinitionRef]] = {}
-    for module in list(sys.modules.values()):
+    for module_name, module in list(sys.modules.items()):
+        if module_name in skip_modules:
+            continue
         try:  # lazy-loading module proxies may run code on attribute access
             namespace = getattr(module, "__dict__", None)
             path = getattr(module, "__file__", None)

@@ -28,6 +28,8 @@ from schema_lsp.sources.model import (
 from schema_lsp.sources.syntax import parse_module, parse_text
 
 _CONTINUATION = re.compile(r"(else|elif|except|finally)\b")
+#: Lines that may start a top-level block: not blank, not indented, not a comment or closer.
+_CANDIDATE = re.compile(r"\n(?=[^ \t#)\]}\r\f\n])")
 _LONE_CR = re.compile(r"\r(?!\n)")
 
 
@@ -77,28 +79,42 @@ class ModuleParser:
 
 
 def split_blocks(text: str) -> list[tuple[int, str]]:
-    """(first line, text) of each top-level statement group, blank lines included."""
-    lines = text.split("\n")
+    """(first line, text) of each top-level statement group, blank lines included.
+
+    Only lines that start in column 0 can start a block, so those are found with one regex
+    search and checked against the code line above them; scanning every line of a large
+    file would be on the critical path of every save.
+    """
+    starts = [0]
+    for match in _CANDIDATE.finditer(text):
+        pos = match.end()
+        if _CONTINUATION.match(text, pos):
+            continue
+        previous = _previous_code_line(text, pos)
+        if previous.startswith("@") or previous.rstrip().endswith("\\"):
+            continue
+        starts.append(pos)
     blocks: list[tuple[int, str]] = []
-    start = 0
-    previous = ""  # last non-blank, non-comment line
-    for index, line in enumerate(lines):
-        if index and _starts_block(line, previous):
-            blocks.append((start, "\n".join(lines[start:index])))
-            start = index
-        stripped = line.strip()
-        if stripped and not stripped.startswith("#"):
-            previous = line
-    blocks.append((start, "\n".join(lines[start:])))
+    line = 0
+    for i, pos in enumerate(starts):
+        if i:
+            line += text.count("\n", starts[i - 1], pos)
+        end = starts[i + 1] - 1 if i + 1 < len(starts) else len(text)
+        blocks.append((line, text[pos:end]))
     return blocks
 
 
-def _starts_block(line: str, previous: str) -> bool:
-    if not line or line[0] in " \t#)]}\r\f":
-        return False
-    if previous.startswith("@") or previous.rstrip().endswith("\\"):
-        return False
-    return _CONTINUATION.match(line) is None
+def _previous_code_line(text: str, pos: int) -> str:
+    """The last non-blank, non-comment line before the line starting at ``pos``."""
+    end = pos - 1
+    while end >= 0:
+        start = text.rfind("\n", 0, end) + 1
+        line = text[start:end]
+        stripped = line.strip()
+        if stripped and not stripped.startswith("#"):
+            return line
+        end = start - 1
+    return ""
 
 
 def _merge(path: str, parts: list[ModuleSyntax]) -> ModuleSyntax:

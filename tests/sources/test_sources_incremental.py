@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import textwrap
 
 from hypothesis import given, settings
@@ -131,3 +132,53 @@ def test_position_encoding_is_passed_through() -> None:
         parser.parse("m.py", MODELS)
         assert parser.parse("m.py", edited) == parse_module("m.py", edited, encoding)
     assert parse_module("m.py", MODELS, "utf-8") != parse_module("m.py", MODELS, "utf-32")
+
+
+def reference_blocks(text: str) -> list[tuple[int, str]]:
+    """The line-by-line definition of the split, against which the fast one is checked."""
+    lines = text.split("\n")
+    blocks: list[tuple[int, str]] = []
+    start, previous = 0, ""
+    for index, line in enumerate(lines):
+        starts = bool(line) and line[0] not in " \t#)]}\r\f"
+        starts = starts and not (previous.startswith("@") or previous.rstrip().endswith("\\"))
+        starts = starts and not re.match(r"(else|elif|except|finally)\b", line)
+        if index and starts:
+            blocks.append((start, "\n".join(lines[start:index])))
+            start = index
+        stripped = line.strip()
+        if stripped and not stripped.startswith("#"):
+            previous = line
+    blocks.append((start, "\n".join(lines[start:])))
+    return blocks
+
+
+PIECES = [
+    "x = 1",
+    "  y = 2",
+    "# note",
+    "",
+    "@dec",
+    "class A:",
+    "    pass",
+    "else:",
+    "elif x:",
+    "finally:",
+    ")",
+    "]",
+    "}",
+    "z = (1 +\\",
+    "\r",
+    "t = 3\r",
+    "\tq",
+    "excepted = 1",
+    "'''",
+]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from(PIECES), max_size=30), st.booleans())
+def test_fast_split_matches_the_line_by_line_definition(lines: list[str], newline: bool) -> None:
+    text = "\n".join(lines) + ("\n" if newline else "")
+    assert split_blocks(text) == reference_blocks(text)
+    assert split_blocks(MODELS) == reference_blocks(MODELS)
