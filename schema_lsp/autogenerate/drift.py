@@ -8,7 +8,7 @@ are derived from the op structures, so there is one source of truth for "what ch
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
@@ -316,6 +316,42 @@ def _record(op: ops.MigrateOperation, dialect: Dialect) -> Drift | None:
     return Drift(kind, None, None, message=f"{kind}: {diff[1:]!r}")
 
 
+def not_null_loss(where: str, null_rows: int | None) -> str | None:
+    """What making column ``where`` NOT NULL costs: unknown rows (None) may make it fail,
+    counted ones do, and none costs nothing (None: not destructive)."""
+    if null_rows is None:
+        return f"making {where} NOT NULL fails if any row holds NULL"
+    if null_rows == 0:
+        return None
+    holds = "row holds" if null_rows == 1 else "rows hold"
+    return f"making {where} NOT NULL fails: {null_rows} {holds} NULL"
+
+
+def needs_null_count(record: Mapping[str, Any]) -> bool:
+    """Whether ``record`` (``Drift.to_dict``) makes a column that allows NULL in the database
+    NOT NULL, so the rows holding NULL decide whether applying it fails."""
+    return (
+        record.get("kind") == "modify_nullable"
+        and record.get("model") == "NOT NULL"
+        and record.get("database") == "NULL"
+        and bool(record.get("table"))
+        and bool(record.get("name"))
+    )
+
+
+def with_null_rows(record: Mapping[str, Any], null_rows: int) -> dict[str, Any]:
+    """``record`` (``Drift.to_dict``, see ``needs_null_count``) once the rows holding NULL
+    are counted: the loss says how many, and with none it is not destructive at all."""
+    where = f"{_qualified(record.get('schema'), record.get('table'))}.{record.get('name')}"
+    loss = not_null_loss(where, null_rows)
+    return {
+        **record,
+        "destructive": loss is not None,
+        "loss": loss,
+        "extra": {**(record.get("extra") or {}), "null_rows": null_rows},
+    }
+
+
 _ATTRIBUTE = {
     "modify_type": "type",
     "modify_nullable": "nullable",
@@ -374,7 +410,7 @@ def _alter_records(op: ops.AlterColumnOp, dialect: Dialect) -> Iterator[Drift]:
             model, database = null_word(new).strip(), null_word(old).strip()
             destructive = new is False
             if destructive:
-                loss = f"making {where} NOT NULL fails if any row holds NULL"
+                loss = not_null_loss(where, None)
         elif kind == "modify_default":
             model = "DEFAULT " + describe_default(new, dialect) if _has(new) else "no default"
             database = "DEFAULT " + describe_default(old, dialect) if _has(old) else "no default"

@@ -190,8 +190,8 @@ async def test_a_role_that_does_not_exist_yet(
 async def test_the_schema_changing_under_the_server_converges(
     project: Path, db_url: URL, engine: Engine, hardening: Report
 ) -> None:
-    """DDL racing the checks; the race itself can leave the server stuck (see the xfail
-    below), so here the last change lands after the checks it raced have settled."""
+    """DDL racing the checks; here the last change lands after the checks it raced have
+    settled (test_ddl_committed_while_the_worker_reflects_is_not_lost covers the race)."""
     async with lsp(project, settings=settings(db_url)) as probe:
         await probe.wait_for(lambda: healthy(probe), 60, "the first check")
         start = time.monotonic()
@@ -213,13 +213,6 @@ async def test_the_schema_changing_under_the_server_converges(
             case.survived, case.recovered, case.recover_s = probe.serving(), True, took
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: worker/main.py WarmState.refresh_reflection takes the catalog fingerprint "
-    "*after* reflect_schema, in a new transaction; DDL committed between the two is in the "
-    "fingerprint but not in the reflection, so every later check answers UNCHANGED and the "
-    "server keeps the stale schema until something else changes (fingerprint before reading)",
-)
 def test_ddl_committed_while_the_worker_reflects_is_not_lost(
     db_url: URL, engine: Engine, monkeypatch: pytest.MonkeyPatch
 ) -> None:

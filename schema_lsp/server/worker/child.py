@@ -8,15 +8,15 @@ an exception is reported here, a loop or crash through the faulthandler dump in 
 
 from __future__ import annotations
 
-import dataclasses
 import faulthandler
-import fnmatch
-import json
 import os
 import sys
 import time
 import traceback
+from collections.abc import Container
 from typing import Any, NoReturn
+
+from schema_lsp.table_filters import table_filters
 
 from .failures import failure_from_exception, locate_failure
 from .loader import ConfigProblem, load_target, metadata_of, prepare_imports, workspace_module_files
@@ -30,44 +30,34 @@ from .protocol import (
     ModelFailure,
     write_all,
 )
+from .reuse import compare_with_reuse
+from .table_cache import Entries, entries_to_data
+
+#: Key of the result line that carries the per-table comparison cache to the warm parent.
+TABLE_CACHE_FIELD = "table_cache"
 
 
 def name_filters(req: CheckRequest) -> dict[str, Any]:
-    """``include_name``/``include_object`` options for exclude_tables and include_schemas."""
-    patterns = list(req.exclude_tables)
-    schemas = req.include_schemas
-
-    def excluded(name: str | None, schema: str | None) -> bool:
-        if not name:
-            return False
-        qualified = f"{schema}.{name}" if schema else name
-        return any(
-            fnmatch.fnmatchcase(name, p) or fnmatch.fnmatchcase(qualified, p) for p in patterns
-        )
-
-    def include_name(name: str | None, type_: str, parent_names: dict[str, Any]) -> bool:
-        if type_ == "schema" and isinstance(schemas, list):
-            return name is None or name in schemas
-        if type_ == "table":
-            return not excluded(name, parent_names.get("schema_name"))
-        return True
-
-    def include_object(obj: Any, name: str | None, type_: str, reflected: bool, other: Any) -> bool:
-        if type_ == "table":
-            return not excluded(name, getattr(obj, "schema", None))
-        return True
-
-    return {"include_name": include_name, "include_object": include_object}
+    """The filter options of ``exclude_tables`` and a list of ``include_schemas``."""
+    return table_filters(req.exclude_tables, req.include_schemas)
 
 
 def run_child(
-    req: CheckRequest, reflected: Any, dialect: Any, result_fd: int, trace_fd: int
+    req: CheckRequest,
+    reflected: Any,
+    dialect: Any,
+    result_fd: int,
+    trace_fd: int,
+    previous: Entries | None = None,
 ) -> NoReturn:
+    """Import, compare (reusing ``previous`` per-table results where the model is unchanged),
+    send the result and exit. The OK result line also carries ``TABLE_CACHE_FIELD`` for the
+    warm parent, which strips it."""
     real_exit = os._exit
     started = time.perf_counter()
 
-    def send(result: CheckResult) -> None:
-        write_all(result_fd, (result.to_json() + "\n").encode())
+    def send(result: CheckResult, **extra: Any) -> None:
+        write_all(result_fd, (result.to_json(**extra) + "\n").encode())
 
     try:
         faulthandler.enable(file=trace_fd, all_threads=False)
@@ -117,16 +107,17 @@ def run_child(
         os._exit = real_exit
         imported = time.perf_counter()
 
-        from schema_lsp.autogenerate.api import compare_reflected
-        from schema_lsp.autogenerate.drift import drift_records
-
         opts = {**req.opts, **name_filters(req)}
         if req.include_schemas:
             opts["include_schemas"] = True
-        hints_job = start_hints([obj for _, obj in targets])
         try:
-            upgrade = compare_reflected(reflected, metadatas, dialect=dialect, opts=opts)
-            drifts = [d.to_dict() for d in drift_records(upgrade, dialect)]
+            comparison = compare_with_reuse(
+                reflected,
+                metadatas,
+                dialect=dialect,
+                opts=opts,
+                previous=previous or Entries({}, {}),
+            )
         except Exception as exc:  # a user type or default the comparison cannot handle
             failure = locate_failure(failure_from_exception(exc), req.root)
             if failure.path is None:
@@ -134,12 +125,14 @@ def run_child(
             send(CheckResult(id=req.id, status=MODEL_ERROR, model_failure=failure))
             real_exit(0)
         compared = time.perf_counter()
-        hints = finish_hints(hints_job)
+        # In this process, after comparing: a grandchild in parallel cost more in
+        # copy-on-write faults (both touch every model object) than the hints take.
+        hints = collect_hints([obj for _, obj in targets], skip_modules=before)
         send(
             CheckResult(
                 id=req.id,
                 status=OK,
-                drifts=drifts,
+                drifts=comparison.drifts,
                 hints=hints,
                 model_files=workspace_module_files(req.root, before),
                 timings={
@@ -147,8 +140,11 @@ def run_child(
                     "compare_ms": (compared - imported) * 1000,
                     "hints_ms": (time.perf_counter() - compared) * 1000,
                     "child_cpu_ms": time.process_time() * 1000,
+                    "tables_compared": comparison.compared,
+                    "tables_reused": comparison.reused,
                 },
-            )
+            ),
+            **{TABLE_CACHE_FIELD: entries_to_data(comparison.entries)},
         )
         real_exit(0)
     except BaseException as exc:
@@ -175,58 +171,17 @@ def failed_import_files(root: str, before: set[str], failure: ModelFailure) -> l
     return sorted(files)
 
 
-def start_hints(targets: list[Any]) -> tuple[int, int] | None:
-    """Collect source hints in a grandchild, in parallel with the comparison.
-
-    Both share the imported models copy-on-write; on a second core the hints cost nothing
-    on the critical path. Returns (pid, read fd), or None where fork is unavailable.
-    """
-    if not hasattr(os, "fork"):
-        return None
-    read_fd, write_fd = os.pipe()
-    pid = os.fork()
-    if pid == 0:
-        try:
-            os.close(read_fd)
-            data = json.dumps(collect_hints(targets), default=str).encode()
-            write_all(write_fd, data)
-        finally:
-            os._exit(0)
-    os.close(write_fd)
-    return pid, read_fd
-
-
-def finish_hints(job: tuple[int, int] | None) -> list[dict[str, Any]]:
-    """The grandchild's hints; an empty list if it failed (only placement precision is lost)."""
-    if job is None:
-        return []
-    pid, read_fd = job
-    chunks = []
-    while True:
-        chunk = os.read(read_fd, 1 << 20)
-        if not chunk:
-            break
-        chunks.append(chunk)
-    os.close(read_fd)
-    os.waitpid(pid, 0)
-    try:
-        hints: list[dict[str, Any]] = json.loads(b"".join(chunks) or b"[]")
-    except json.JSONDecodeError:
-        return []
-    return hints
-
-
-def collect_hints(targets: list[Any]) -> list[dict[str, Any]]:
+def collect_hints(targets: list[Any], skip_modules: Container[str] = ()) -> list[dict[str, Any]]:
     """Source hints from the imported models; a failure here only costs precision."""
     try:
         from schema_lsp.sources.hints import collect_hints as _collect
+        from schema_lsp.sources.serialize import hints_to_data
     except ImportError:
         return []
     out: list[dict[str, Any]] = []
     try:
         for target in targets:
-            for hint in _collect(target):
-                out.append(dataclasses.asdict(hint) if dataclasses.is_dataclass(hint) else hint)
+            out.extend(hints_to_data(_collect(target, skip_modules)))
     except Exception as exc:
         print(f"schema-lsp: collecting source hints failed: {exc!r}", file=sys.stderr)
     return out

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import json
 import logging
 import os
@@ -56,6 +57,7 @@ class WorkerClient:
         self._hello: asyncio.Future[dict[str, Any]] | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self._start_lock = asyncio.Lock()
+        self._hints: tuple[int, list[dict[str, Any]]] = (0, [])
 
     @property
     def pid(self) -> int | None:
@@ -70,6 +72,7 @@ class WorkerClient:
             extra = env.get("PYTHONPATH")
             env["PYTHONPATH"] = package_parent() + (os.pathsep + extra if extra else "")
             env["PYTHONUNBUFFERED"] = "1"
+            self._hints = (0, [])
             loop = asyncio.get_running_loop()
             self._hello = loop.create_future()
             try:
@@ -192,12 +195,28 @@ class WorkerClient:
                 if self._hello is not None and not self._hello.done():
                     self._hello.set_result(data)
                 continue
+            result = self._complete_hints(CheckResult.from_dict(data))
             future = self._pending.get(data.get("id"))
             if future is not None and not future.done():
-                future.set_result(CheckResult.from_dict(data))
+                future.set_result(result)
         if self.process is process:
             self.process = None
         self._fail_pending(EOFError("the worker exited"))
+
+    def _complete_hints(self, result: CheckResult) -> CheckResult:
+        """Fill in the hints the worker left out as repeated (every answer passes here, in
+        order, so the last list is always the one the worker refers to)."""
+        if not result.hints_seq:
+            return result
+        seq, last = self._hints
+        hints = result.hints
+        if result.hints_base is not None:
+            if result.hints_base == seq:
+                hints = [last[i] if h is None else h for i, h in enumerate(hints)]
+            else:  # cannot happen in order; only placement precision is lost
+                hints = [h for h in hints if h is not None]
+        self._hints = (result.hints_seq, hints)
+        return dataclasses.replace(result, hints=hints, hints_base=None)
 
     async def _read_stderr(self, process: asyncio.subprocess.Process) -> None:
         assert process.stderr is not None

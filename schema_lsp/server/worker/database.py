@@ -22,6 +22,7 @@ from sqlalchemy.exc import (
 from sqlalchemy.pool import NullPool
 
 from .protocol import DbFailure
+from .statement_audit import attach, audit_path, record
 
 CONNECT_TIMEOUT = 5
 STATEMENT_TIMEOUT_MS = 20_000
@@ -88,20 +89,26 @@ def make_engine(url: str) -> Engine:
         engine = create_engine(sa_url, connect_args=connect_args, poolclass=NullPool)
     else:
         engine = create_engine(sa_url, connect_args=connect_args, pool_pre_ping=True)
+    attach(engine)
     if backend in ("mysql", "mariadb"):
+        audit = audit_path()
 
         @event.listens_for(engine, "connect")
         def _bounded(dbapi_conn: Any, _record: Any) -> None:
             cursor = dbapi_conn.cursor()
+
+            def execute(statement: str) -> None:
+                if audit is not None:  # a raw cursor: SQLAlchemy's events do not see it
+                    record(audit, statement)
+                cursor.execute(statement)
+
             try:
-                cursor.execute(f"SET SESSION lock_wait_timeout = {LOCK_TIMEOUT_MS // 1000}")
+                execute(f"SET SESSION lock_wait_timeout = {LOCK_TIMEOUT_MS // 1000}")
                 version = str(getattr(dbapi_conn, "server_version", "") or "")
                 if "MariaDB" in version or "mariadb" in version.lower():
-                    cursor.execute(
-                        f"SET SESSION max_statement_time = {STATEMENT_TIMEOUT_MS / 1000}"
-                    )
+                    execute(f"SET SESSION max_statement_time = {STATEMENT_TIMEOUT_MS / 1000}")
                 else:
-                    cursor.execute(f"SET SESSION max_execution_time = {STATEMENT_TIMEOUT_MS}")
+                    execute(f"SET SESSION max_execution_time = {STATEMENT_TIMEOUT_MS}")
             finally:
                 cursor.close()
 

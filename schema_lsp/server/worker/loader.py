@@ -20,6 +20,8 @@ from typing import Any
 
 from sqlalchemy import MetaData
 
+from .compiled import BlockCompiler
+
 
 class ConfigProblem(Exception):
     """The ``models`` setting points at something that is not there or not metadata."""
@@ -29,10 +31,24 @@ class ConfigProblem(Exception):
         self.path = path
 
 
+#: The warm parent's block compiler, inherited by the forked child: holding the blocks of
+#: the last import, it compiles only the blocks an edit changed.
+BLOCKS: BlockCompiler | None = None
+
+
 class _SourceOnlyLoader(importlib.machinery.SourceFileLoader):
     def get_code(self, fullname: str) -> CodeType:
         source = self.get_data(self.path)
         return compile(source, self.path, "exec", dont_inherit=True)
+
+    def exec_module(self, module: ModuleType) -> None:
+        """Run the module block by block (same statements, lines and tracebacks)."""
+        if BLOCKS is None:
+            super().exec_module(module)
+            return
+        source = self.get_data(self.path)
+        for code in BLOCKS.compile(self.path, source):
+            exec(code, module.__dict__)
 
 
 class _WorkspaceFinder(importlib.abc.MetaPathFinder):

@@ -1,5 +1,11 @@
 """The warm worker: holds the connection and the cached reflection, forks a child per check.
 
+Between checks it also keeps what makes the next one cheap: per-table comparison results
+(``reuse``), the model files compiled block by block (``compiled``), the source hints
+last sent (only changed ones are sent again), and the rows holding NULL of columns the
+models make NOT NULL (``null_rows``: the child never touches the database). After an
+edit the child starts before the catalog fingerprint is read; a moved catalog discards it.
+
 Started by the server as ``<project python> -c "...main()"`` with our package on
 PYTHONPATH. It reads requests from a private copy of stdin and answers on a private copy
 of stdout; fd 0 becomes /dev/null and fd 1 becomes stderr before any user code runs.
@@ -19,19 +25,22 @@ import sys
 import tempfile
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
+from .null_rows import NullRowCounts
 from .protocol import (
     CANCELLED,
     DB_ERROR,
     INTERNAL_ERROR,
     MODEL_ERROR,
+    OK,
     UNCHANGED,
     CheckRequest,
     CheckResult,
     ModelFailure,
     write_all,
 )
+from .table_cache import TableCache, entries_from_data
 
 #: Time a child may take beyond the import time limit (comparison, hints) before it is killed.
 COMPARE_ALLOWANCE = 60.0
@@ -88,6 +97,17 @@ class WarmState:
     last_heads: list[str] | None = None
     warmed: bool = False
     timings: dict[str, float] = field(default_factory=dict)
+    #: Bumped on every re-read of the catalog; per-table results hold for one generation.
+    generation: int = 0
+    table_cache: TableCache = field(default_factory=TableCache)
+    #: Model files of the last import, compiled here (block by block) before each fork.
+    model_files: list[str] = field(default_factory=list)
+    heads: list[str] | None = None
+    #: The last hints sent to the server and their number (see ``CheckResult.hints_base``).
+    sent_hints: list[dict[str, Any]] = field(default_factory=list)
+    sent_seq: int = 0
+    #: Rows holding NULL per column the models make NOT NULL, for this generation.
+    null_rows: NullRowCounts = field(default_factory=NullRowCounts)
 
     def send(self, result: CheckResult) -> None:
         write_all(self.out_fd, (result.to_json() + "\n").encode())
@@ -95,7 +115,11 @@ class WarmState:
     # -- database ---------------------------------------------------------------------------
 
     def refresh_reflection(self, req: CheckRequest) -> bool:
-        """Fingerprint the catalog; re-reflect only when it moved. True when it changed."""
+        """Fingerprint the catalog; re-reflect only when it moved. True when it changed.
+
+        Also reads the applied revisions (``self.heads``) on the same connection: one
+        checkout (and pool ping) per check.
+        """
         from sqlalchemy import inspect
 
         from schema_lsp.reflect import fingerprint, reflect_schema
@@ -110,11 +134,14 @@ class WarmState:
         t0 = time.perf_counter()
         with self.engine.connect() as conn:
             schemas = self.wanted_schemas(conn, req, inspect)
-            if schemas == self.schemas and self.reflected is not None and self.fingerprint:
-                current = self.try_fingerprint(conn, schemas, fingerprint)
-                self.timings["fingerprint_ms"] = (time.perf_counter() - t0) * 1000
-                if current is not None and current == self.fingerprint:
-                    return False
+            # Taken before reading: DDL committed during the read moves the fingerprint
+            # away from the one stored, so the next check reads the catalog again.
+            current = self.try_fingerprint(conn, schemas, fingerprint)
+            self.timings["fingerprint_ms"] = (time.perf_counter() - t0) * 1000
+            known = schemas == self.schemas and self.reflected is not None and self.fingerprint
+            if known and current is not None and current == self.fingerprint:
+                self.heads = self.applied_heads(conn)
+                return False
             t1 = time.perf_counter()
             self.reflected = reflect_schema(
                 conn,
@@ -123,28 +150,31 @@ class WarmState:
                 with_fingerprint=False,
             )
             conn.rollback()
-            # Taken after reading: a change in between makes the next check re-read.
-            after = self.try_fingerprint(conn, schemas, fingerprint)
             self.timings["reflect_ms"] = (time.perf_counter() - t1) * 1000
             self.schemas = schemas
-            self.fingerprint = after
+            self.fingerprint = current
+            self.generation += 1
+            self.table_cache.clear()
+            self.heads = self.applied_heads(conn)
         if not self.warmed:
             self.warmed = True
             with contextlib.suppress(Exception):
                 warm_up(self.reflected, self.engine.dialect)
         return True
 
-    def applied_heads(self) -> list[str] | None:
+    def applied_heads(self, conn: Any) -> list[str] | None:
         """The revisions in ``alembic_version`` ([] without the table; None if unreadable)."""
         from sqlalchemy import inspect, text
 
         try:
-            with self.engine.connect() as conn:
-                if not inspect(conn).has_table("alembic_version"):
-                    return []
-                rows = conn.execute(text("SELECT version_num FROM alembic_version")).all()
+            if not inspect(conn).has_table("alembic_version"):
                 conn.rollback()
+                return []
+            rows = conn.execute(text("SELECT version_num FROM alembic_version")).all()
+            conn.rollback()
         except Exception:
+            with contextlib.suppress(Exception):
+                conn.rollback()
             return None
         return sorted(str(row[0]) for row in rows)
 
@@ -200,12 +230,20 @@ class WarmState:
 
         self.timings = {}
         key = json.dumps([req.root, req.models, req.opts, req.include_schemas, req.exclude_tables])
+        generation = self.generation
+        early: Forked | None = None
+        if req.models_changed and self.can_fork_early(req):
+            # After an edit the catalog has almost always not moved: start importing now and
+            # read the fingerprint meanwhile; a moved catalog discards this child.
+            early = self.fork_child(req, reader, f"{generation}:{key}")
         try:
             changed = self.refresh_reflection(req)
-            heads = self.applied_heads()
+            heads = self.heads
             changed = changed or heads != self.last_heads
             self.last_heads = heads
         except Exception as exc:
+            if early is not None:
+                self.abandon(early)
             failure = classify(exc, req.database_url)
             self.dispose()
             self.last_status = None
@@ -219,25 +257,84 @@ class WarmState:
         ):
             self.send(CheckResult(id=req.id, status=UNCHANGED, timings=dict(self.timings)))
             return None
-        interrupt, result = self.fork_check(req, reader)
+        if early is not None and self.generation != generation:
+            self.abandon(early)
+            early = None
+        scope = f"{self.generation}:{key}"
+        interrupt, result = self.fork_check(req, reader, scope, early)
+        if result is not None and result.model_files:
+            self.model_files = list(result.model_files)
         if result is not None:
-            result = dataclasses.replace(result, applied_heads=heads)
+            result = self.count_null_rows(dataclasses.replace(result, applied_heads=heads))
+            result = self.hints_delta(result)
             self.last_key = key
             self.last_status = (
                 result.status if result.status not in (CANCELLED, INTERNAL_ERROR) else None
             )
             self.send(result)
+            self.compile_model_files()
         return interrupt
 
-    def fork_check(
-        self, req: CheckRequest, reader: LineReader
-    ) -> tuple[str | None, CheckResult | None]:
+    def count_null_rows(self, result: CheckResult) -> CheckResult:
+        """``result`` with the NULL rows counted for each drift that makes a column NOT NULL
+        (the child never touches the database, so the parent counts)."""
+        if result.status != OK or self.engine is None:
+            return result
+        t0 = time.perf_counter()
+        drifts = self.null_rows.apply(self.engine, self.generation, result.drifts)
+        if drifts is result.drifts:
+            return result
+        timings = {**result.timings, "null_rows_ms": (time.perf_counter() - t0) * 1000}
+        return dataclasses.replace(result, drifts=drifts, timings=timings)
+
+    def hints_delta(self, result: CheckResult) -> CheckResult:
+        """``result`` with hints equal to the last sent ones left out (None)."""
+        if result.status != OK:
+            return result
+        new, old = result.hints, self.sent_hints
+        base = self.sent_seq if old else None
+        self.sent_seq += 1
+        self.sent_hints = new
+        if base is None:
+            return dataclasses.replace(result, hints_seq=self.sent_seq)
+        delta = [None if i < len(old) and h == old[i] else h for i, h in enumerate(new)]
+        # The Nones exist only on the wire: WorkerClient restores them on arrival.
+        wire = cast("list[dict[str, Any]]", delta)
+        return dataclasses.replace(result, hints=wire, hints_seq=self.sent_seq, hints_base=base)
+
+    def compile_model_files(self) -> None:
+        """Compile the model files block by block, after answering (off the critical path),
+        so the next child compiles only what the next edit changes. Compiling runs no user
+        code: the warm worker still never imports the models."""
+        from . import loader
+        from .compiled import BlockCompiler
+
+        if loader.BLOCKS is None:
+            loader.BLOCKS = BlockCompiler()
+        for path in self.model_files:  # as the child's loader names them (module __file__)
+            try:
+                with open(path, "rb") as handle:
+                    loader.BLOCKS.compile(path, handle.read())
+            except Exception:  # unreadable or broken: the child reports it where it fails
+                loader.BLOCKS.forget(path)
+
+    def can_fork_early(self, req: CheckRequest) -> bool:
+        """Whether a child may start before the fingerprint says the reflection still holds."""
+        return (
+            self.engine is not None
+            and self.url == req.database_url
+            and self.reflected is not None
+            and self.fingerprint is not None
+            and not self.fingerprint_broken
+        )
+
+    def fork_child(self, req: CheckRequest, reader: LineReader, scope: str) -> Forked:
+        """Fork a child that checks ``req`` against the current reflection."""
         from .child import run_child
-        from .failures import frames_from_faulthandler, locate_failure
 
         result_r, result_w = os.pipe()
-        trace = tempfile.TemporaryFile()  # noqa: SIM115 (closed on every path below)
-        t0 = time.perf_counter()
+        trace = tempfile.TemporaryFile()  # noqa: SIM115 (closed by fork_check or abandon)
+        started = time.perf_counter()
         gc.freeze()  # the child's collector never walks the warm parent's objects
         pid = os.fork()
         if pid == 0:  # the child
@@ -246,8 +343,30 @@ class WarmState:
             os.close(reader.fd)
             os.close(self.out_fd)
             signal.signal(signal.SIGTERM, signal.SIG_DFL)
-            run_child(req, self.reflected, self.engine.dialect, result_w, trace.fileno())
+            previous = self.table_cache.for_scope(scope)
+            run_child(req, self.reflected, self.engine.dialect, result_w, trace.fileno(), previous)
         os.close(result_w)
+        return Forked(pid, result_r, trace, started)
+
+    @staticmethod
+    def abandon(child: Forked) -> None:
+        """Stop a child whose answer is no longer wanted."""
+        _kill(child.pid)
+        os.waitpid(child.pid, 0)
+        os.close(child.result_r)
+        child.trace.close()
+
+    def fork_check(
+        self, req: CheckRequest, reader: LineReader, scope: str, child: Forked | None = None
+    ) -> tuple[str | None, CheckResult | None]:
+        """Run the check in a forked child (``child``, when already started); per-table
+        results of ``scope`` are reused."""
+        from .child import TABLE_CACHE_FIELD
+        from .failures import frames_from_faulthandler, locate_failure
+
+        if child is None:
+            child = self.fork_child(req, reader, scope)
+        pid, result_r, trace, t0 = child.pid, child.result_r, child.trace, child.started
         deadline = time.monotonic() + req.import_timeout + COMPARE_ALLOWANCE
         chunks: list[bytes] = []
         interrupt: str | None = None
@@ -289,9 +408,14 @@ class WarmState:
             try:
                 data = json.loads(text.splitlines()[0])
                 data.setdefault("timings", {}).update(self.timings)
-                return None, CheckResult.from_dict(data)
+                cached = data.pop(TABLE_CACHE_FIELD, None)
+                result = CheckResult.from_dict(data)
             except (json.JSONDecodeError, TypeError, KeyError):
                 pass
+            else:
+                if result.status == OK and cached is not None:
+                    self.table_cache.store(scope, entries_from_data(cached))
+                return None, result
         frames = frames_from_faulthandler(dump)
         if killed_for_time or dump.startswith("Timeout"):
             message = (
@@ -315,6 +439,16 @@ class WarmState:
         return None, CheckResult(
             id=req.id, status=MODEL_ERROR, model_failure=failure, timings=dict(self.timings)
         )
+
+
+@dataclass(frozen=True)
+class Forked:
+    """A running child: its pid, the read end of its result pipe, its faulthandler file."""
+
+    pid: int
+    result_r: int
+    trace: Any
+    started: float
 
 
 def warm_up(reflected: Any, dialect: Any) -> None:

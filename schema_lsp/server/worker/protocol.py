@@ -94,9 +94,24 @@ class CheckResult:
     timings: dict[str, float] = field(default_factory=dict)
     applied_heads: list[str] | None = None
     """The database's alembic_version rows (None: unknown), for migration-aware drift."""
+    hints_seq: int = 0
+    """Numbers the hints lists the worker sent, so the next may leave out repeated entries."""
+    hints_base: int | None = None
+    """When set, a None in ``hints`` repeats the entry at that position of the hints sent
+    with ``hints_seq == hints_base`` (most tables' hints do not change between checks);
+    ``WorkerClient`` fills them in before anyone sees the result."""
 
-    def to_json(self) -> str:
-        return json.dumps(asdict(self), default=str)
+    def to_dict(self) -> dict[str, Any]:
+        """Shallow: drifts and hints are already plain data (``asdict`` would deep-copy
+        thousands of them on every check)."""
+        data = {name: getattr(self, name) for name in self.__dataclass_fields__}
+        data["model_failure"] = asdict(self.model_failure) if self.model_failure else None
+        data["db_failure"] = asdict(self.db_failure) if self.db_failure else None
+        return data
+
+    def to_json(self, **extra: Any) -> str:
+        """One JSON line; ``extra`` adds fields outside the dataclass (worker-internal)."""
+        return json.dumps({**self.to_dict(), **extra}, default=str)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> CheckResult:
