@@ -7,8 +7,10 @@ import sys
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 from harness import copy_example
 from sqlalchemy.engine import URL
+from sqlalchemy.pool import NullPool
 
 
 @pytest.fixture
@@ -45,3 +47,13 @@ def migrate(project: Path, url: URL) -> None:
         timeout=120,
     )
     assert done.returncode == 0, f"building the old schema failed:\n{done.stderr[-3000:]}"
+    # the users without a name that examples/shop/build_db.py puts into shop.db
+    engine = sa.create_engine(url, poolclass=NullPool)
+    try:
+        with engine.begin() as conn:
+            conn.execute(
+                sa.text("INSERT INTO users (id, email, name) VALUES (:id, :email, NULL)"),
+                [{"id": i, "email": f"customer{i}@example.com"} for i in (1, 2, 3)],
+            )
+    finally:
+        engine.dispose()
