@@ -262,6 +262,9 @@ def test_revision_autogenerate_runs_under_alembic(shop: Path) -> None:
     text = files[0].read_text()
     assert "down_revision" in text and "op.create_table('reviews'" in text
 
+    # The example's users have no name: users.name NOT NULL needs them named first.
+    with sa.create_engine(f"sqlite:///{shop / 'shop.db'}").begin() as conn:
+        conn.exec_driver_sql("UPDATE users SET name = 'someone' WHERE name IS NULL")
     up = _alembic(shop, "upgrade", "head")
     assert up.returncode == 0, up.stderr
     assert _run("check", "--project", str(shop)).returncode == 0
