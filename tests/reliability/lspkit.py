@@ -304,3 +304,18 @@ def wait_gone(pids: list[int], timeout: float) -> list[int]:
         if not left or time.monotonic() >= deadline:
             return left
         time.sleep(0.05)
+
+
+#: A two-table project of its own, for the tests that bring their own database.
+APP_MODELS = "app_models.py"
+APP_MODEL_TEXT = '''import sqlalchemy as sa
+
+metadata = sa.MetaData()
+items = sa.Table(
+    "items",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("name", sa.String(50)),
+)
+extra = sa.Table("extra", metadata, sa.Column("id", sa.Integer, primary_key=True))
+'''

@@ -14,25 +14,14 @@ from pathlib import Path
 
 import pytest
 from databases import admin_connection, make_engine
-from lspkit import Probe, lsp
+from lspkit import APP_MODEL_TEXT, APP_MODELS, Probe, lsp
 from lsprotocol import types
 from report import Report, observed
 from sqlalchemy.engine import URL, Engine
 
 pytestmark = pytest.mark.backends("postgresql")
 
-MODELS = "app_models.py"
-MODEL_TEXT = '''import sqlalchemy as sa
-
-metadata = sa.MetaData()
-items = sa.Table(
-    "items",
-    metadata,
-    sa.Column("id", sa.Integer, primary_key=True),
-    sa.Column("name", sa.String(50)),
-)
-extra = sa.Table("extra", metadata, sa.Column("id", sa.Integer, primary_key=True))
-'''
+MODELS, MODEL_TEXT = APP_MODELS, APP_MODEL_TEXT
 
 
 @pytest.fixture

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 from databases import skip_or_fail
-from lspkit import Probe, lsp
+from lspkit import APP_MODEL_TEXT, APP_MODELS, Probe, lsp
 from lsprotocol import types
 from private_mariadb import PrivateMariaDB, mariadb_binaries
 from private_postgres import PASSWORD, PrivatePostgres, postgres_bin
@@ -21,18 +21,7 @@ from report import Report, observed
 from sqlalchemy.engine import URL
 from sqlalchemy.pool import NullPool
 
-MODELS = "app_models.py"
-MODEL_TEXT = '''import sqlalchemy as sa
-
-metadata = sa.MetaData()
-items = sa.Table(
-    "items",
-    metadata,
-    sa.Column("id", sa.Integer, primary_key=True),
-    sa.Column("name", sa.String(50)),
-)
-extra = sa.Table("extra", metadata, sa.Column("id", sa.Integer, primary_key=True))
-'''
+MODELS, MODEL_TEXT = APP_MODELS, APP_MODEL_TEXT
 
 
 Private = PrivatePostgres | PrivateMariaDB
