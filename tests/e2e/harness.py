@@ -5,15 +5,19 @@ from __future__ import annotations
 import asyncio
 import os
 import shutil
+import subprocess
 import sys
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
+import sqlalchemy as sa
 from lsprotocol import types
 from pytest_lsp import LanguageClient, client_capabilities
 from pytest_lsp.client import make_test_lsp_client
+from sqlalchemy.engine import URL
+from sqlalchemy.pool import NullPool
 
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLE = REPO / "examples" / "shop"
@@ -157,3 +161,43 @@ def apply_text_edits(text: str, edits: list[types.TextEdit]) -> str:
     for edit in sorted(edits, key=lambda e: offset(e.range.start), reverse=True):
         text = text[: offset(edit.range.start)] + edit.new_text + text[offset(edit.range.end) :]
     return text
+
+
+def migrate(project: Path, url: URL) -> None:
+    """Build the example's old schema in ``url`` by running its migrations with Alembic.
+
+    Runs in a subprocess so the example's modules never enter the test process.
+    """
+    ini = project / "alembic.ini"
+    rendered = url.render_as_string(hide_password=False).replace("%", "%%")
+    text = "\n".join(
+        f"sqlalchemy.url = {rendered}" if line.startswith("sqlalchemy.url") else line
+        for line in ini.read_text().splitlines()
+    )
+    ini.write_text(text + "\n")
+    # The example's first migration writes a boolean default as the integer 1, which
+    # PostgreSQL rejects; spell it portably in this private copy.
+    first = project / "migrations" / "versions" / "0001_users_and_products.py"
+    first.write_text(
+        first.read_text().replace(
+            'sa.Boolean(), server_default=sa.text("1")', "sa.Boolean(), server_default=sa.true()"
+        )
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", "from alembic.config import main; main()", "upgrade", "head"],
+        cwd=project,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, f"building the old schema failed:\n{done.stderr[-3000:]}"
+    # the users without a name that examples/shop/build_db.py puts into shop.db
+    engine = sa.create_engine(url, poolclass=NullPool)
+    try:
+        with engine.begin() as conn:
+            conn.execute(
+                sa.text("INSERT INTO users (id, email, name) VALUES (:id, :email, NULL)"),
+                [{"id": i, "email": f"customer{i}@example.com"} for i in (1, 2, 3)],
+            )
+    finally:
+        engine.dispose()

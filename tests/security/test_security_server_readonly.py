@@ -13,8 +13,6 @@ from __future__ import annotations
 
 import json
 import re
-import subprocess
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -29,6 +27,7 @@ from sqlalchemy.engine import URL
 from test_security_readonly import reader_url
 
 from schema_lsp.server.worker.statement_audit import ENV
+from tests.e2e.harness import migrate
 
 __all__ = ["reader_url"]  # the catalog-only PostgreSQL role, shared with the API/CLI audit
 
@@ -106,40 +105,14 @@ def test_the_allow_list_rejects_writes() -> None:
 
 
 def build_example(project: Path, url: URL) -> None:
-    """The example's old schema in ``url`` (its Alembic migrations, in a subprocess) and
-    four users, three of them without a name (which the models make NOT NULL)."""
-    rendered = url.render_as_string(hide_password=False)
-    ini = project / "alembic.ini"
-    ini.write_text(
-        re.sub(
-            r"(?m)^sqlalchemy\.url = .*$",
-            "sqlalchemy.url = " + rendered.replace("%", "%%"),
-            ini.read_text(),
-        )
-    )
-    first = project / "migrations" / "versions" / "0001_users_and_products.py"
-    first.write_text(  # PostgreSQL rejects the example's integer boolean default
-        first.read_text().replace(
-            'sa.Boolean(), server_default=sa.text("1")', "sa.Boolean(), server_default=sa.true()"
-        )
-    )
-    done = subprocess.run(
-        [sys.executable, "-c", "from alembic.config import main; main()", "upgrade", "head"],
-        cwd=project,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert done.returncode == 0, done.stderr[-3000:]
+    """The example's old schema in ``url`` with its three users without a name (which the
+    models make NOT NULL), and one more user who has a name."""
+    migrate(project, url)
     engine = make_engine(url)
     try:
         with engine.begin() as conn:
             conn.execute(
-                sa.text("INSERT INTO users (id, email, name) VALUES (:id, :email, :name)"),
-                [
-                    {"id": i, "email": f"u{i}@example.com", "name": None if i < 4 else "x"}
-                    for i in range(1, 5)
-                ],
+                sa.text("INSERT INTO users (id, email, name) VALUES (4, 'u4@example.com', 'x')")
             )
     finally:
         engine.dispose()
