@@ -37,10 +37,11 @@ _SIDE_EFFECTS = (
     r"(?![\s\S]*\b(INTO|FOR\s+UPDATE|FOR\s+SHARE|LOCK\s+IN|nextval|setval|set_config|"
     r"pg_advisory\w*|GET_LOCK|lo_\w+)\b)"
 )
-#: The PRAGMAs that only read, as SQLite reflection and the fingerprint use them.
+#: The PRAGMAs that only read, as SQLite reflection, the fingerprint and ``read_only()``
+#: (which asks whether ``query_only`` is on already) use them.
 _READ_PRAGMAS = (
-    r"schema_version|table_info|table_xinfo|table_list|index_list|index_info|index_xinfo|"
-    r"foreign_key_list|database_list|collation_list"
+    r"query_only|schema_version|table_info|table_xinfo|table_list|index_list|index_info|"
+    r"index_xinfo|foreign_key_list|database_list|collation_list"
 )
 
 #: Statements a read-only session may send, matched case-insensitively from the start.
@@ -98,7 +99,10 @@ def test_the_allow_list_rejects_writes() -> None:
         "PRAGMA schema_version",
         'PRAGMA "other".schema_version',
         "PRAGMA query_only = 1",
+        "PRAGMA query_only",
         "SET TRANSACTION READ ONLY",
+        "SET SESSION TRANSACTION READ ONLY",
+        "SELECT @@session.tx_read_only",
         "SET SESSION max_statement_time = 20.0",
     ):
         assert is_read(read), read

@@ -65,7 +65,13 @@ def ensure_sqlite_file(engine: Engine) -> None:
 
 
 def make_engine(url: str) -> Engine:
-    """An engine whose connections are read-only where possible and never wait unbounded."""
+    """An engine whose connections refuse writes and never wait unbounded.
+
+    Read-only is set per session on every backend (PostgreSQL
+    ``default_transaction_read_only``, MySQL/MariaDB ``SET SESSION TRANSACTION READ ONLY``,
+    SQLite ``PRAGMA query_only``), so even a statement outside
+    :func:`schema_lsp.reflect.read_only` cannot write.
+    """
     sa_url = make_url(url)
     backend = sa_url.get_backend_name()
     connect_args: dict[str, Any] = {}
@@ -90,8 +96,8 @@ def make_engine(url: str) -> Engine:
     else:
         engine = create_engine(sa_url, connect_args=connect_args, pool_pre_ping=True)
     attach(engine)
+    audit = audit_path()
     if backend in ("mysql", "mariadb"):
-        audit = audit_path()
 
         @event.listens_for(engine, "connect")
         def _bounded(dbapi_conn: Any, _record: Any) -> None:
@@ -109,8 +115,21 @@ def make_engine(url: str) -> Engine:
                     execute(f"SET SESSION max_statement_time = {STATEMENT_TIMEOUT_MS / 1000}")
                 else:
                     execute(f"SET SESSION max_execution_time = {STATEMENT_TIMEOUT_MS}")
+                # Every later transaction of the session refuses writes (error 1792).
+                execute("SET SESSION TRANSACTION READ ONLY")
             finally:
                 cursor.close()
+
+    elif backend == "sqlite":
+
+        @event.listens_for(engine, "connect")
+        def _query_only(dbapi_conn: Any, _record: Any) -> None:
+            # Refuses every write on this connection ("attempt to write a readonly
+            # database"), yet still reads a WAL database, which ``mode=ro`` may not.
+            statement = "PRAGMA query_only = 1"
+            if audit is not None:
+                record(audit, statement)
+            dbapi_conn.execute(statement)
 
     return engine
 
