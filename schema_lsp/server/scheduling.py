@@ -1,8 +1,10 @@
 """When checks run: debounced triggers, newest-wins cancellation, a periodic timer.
 
-Pure asyncio, no LSP: the scheduler only calls ``run(trigger)``. A trigger arriving while a
-check runs cancels that check (the worker then drops its child) and starts a new one after
-the debounce; triggers inside the debounce window merge into one check.
+Pure asyncio, no LSP: the scheduler only calls ``run(trigger)``. The debounce has a leading
+edge: a trigger after a quiet spell starts its check at once (a save is answered without
+waiting), and triggers that follow within the debounce window merge into one check at the
+window's end. A trigger arriving while a check runs cancels that check (the worker then
+drops its child) when the new one starts.
 """
 
 from __future__ import annotations
@@ -56,6 +58,8 @@ class CheckScheduler:
         self._idle.set()
         self.started = 0
         self.cancelled = 0
+        #: Loop time at which the last check started (the debounce window opens there).
+        self._last_start: float | None = None
 
     @property
     def busy(self) -> bool:
@@ -64,13 +68,23 @@ class CheckScheduler:
     def trigger(
         self, reason: str, *, models_changed: bool = True, delay: float | None = None
     ) -> None:
-        """Ask for a check after ``delay`` (default: the debounce); merges with a pending one."""
+        """Ask for a check after ``delay``; merges with a pending one.
+
+        Without ``delay`` the check starts at once when none started within the debounce
+        window, else when the window closes.
+        """
         self._pending = Trigger(reason, models_changed).merge(self._pending)
         self._idle.clear()
         if self._timer is not None and not self._timer.done():
             self._timer.cancel()
-        wait = self.debounce if delay is None else delay
+        wait = self._debounce_wait() if delay is None else delay
         self._timer = asyncio.create_task(self._fire_after(wait))
+
+    def _debounce_wait(self) -> float:
+        if self._last_start is None:
+            return 0.0
+        since = asyncio.get_running_loop().time() - self._last_start
+        return max(0.0, self.debounce - since)
 
     async def _fire_after(self, delay: float) -> None:
         if delay > 0:
@@ -85,6 +99,7 @@ class CheckScheduler:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await previous
         self.started += 1
+        self._last_start = asyncio.get_running_loop().time()
         self._running = asyncio.create_task(self._guarded(trigger))
 
     async def _guarded(self, trigger: Trigger) -> None:

@@ -35,6 +35,9 @@ from .worker.protocol import (
 
 logger = logging.getLogger(__name__)
 
+#: Hints new since the last check that the event loop may parse itself (a few ms at most).
+CHEAP_HINTS = 20
+
 STATUS_METHOD = "schemaLsp/status"
 PROGRESS_AFTER = 0.5
 MIN_RETRY = 1.0
@@ -90,6 +93,8 @@ class RootSession:
         self.last_timings: dict[str, float] = {}
         self.checks_done = 0
         self.last_result: CheckResult | None = None  # the last OK result (code actions)
+        #: The reflected database as the worker last summarised it (hover, migrations).
+        self.database_schema: dict[str, Any] | None = None
         self.last_trigger: Trigger | None = None
 
     # -- lifecycle ---------------------------------------------------------------------------
@@ -178,15 +183,29 @@ class RootSession:
             parsing.cancel()
             self._worker_failed(str(exc))
             return
+        answered = time.perf_counter()
         source_map = None
         with contextlib.suppress(Exception):
             await parsing
+        parsed = time.perf_counter()
         if result.status == OK:
-            source_map = await asyncio.to_thread(
-                index.source_map, self.result_files(result), result.hints
-            )
+            files = self.result_files(result)
+            if index.new_hints(result.hints) <= CHEAP_HINTS:
+                # A hand-off to a thread costs more than this (GIL and wake-up).
+                source_map = index.source_map(files, result.hints)
+            else:
+                source_map = await asyncio.to_thread(index.source_map, files, result.hints)
+        mapped = time.perf_counter()
         self.apply(result, source_map)
-        self.last_timings = {**result.timings, "total_ms": (time.perf_counter() - started) * 1000}
+        done = time.perf_counter()
+        self.last_timings = {
+            **result.timings,
+            "worker_ms": (answered - started) * 1000,
+            "parse_wait_ms": (parsed - answered) * 1000,
+            "source_map_ms": (mapped - parsed) * 1000,
+            "publish_ms": (done - mapped) * 1000,
+            "total_ms": (done - started) * 1000,
+        }
         logger.debug(
             "check (%s) %s: %s",
             trigger.reason,
@@ -217,6 +236,8 @@ class RootSession:
         self._database_ok()
         if result.model_files:
             self.model_files = set(result.model_files)
+        if result.database_schema is not None:
+            self.database_schema = result.database_schema
         if result.status == UNCHANGED:
             # The worker answers UNCHANGED for models that still fail as they did.
             if self.model_error is not None:

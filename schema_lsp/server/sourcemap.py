@@ -77,6 +77,12 @@ class SourceIndex:
     def source_map(self, paths: Iterable[str], hints: list[dict[str, Any]]) -> SourceMap:
         return map_sources(self.modules(paths), self._hints(hints))
 
+    def new_hints(self, data: list[dict[str, Any]]) -> int:
+        """How many entries of ``data`` the next ``source_map`` would parse (the rest are
+        reused): with few, mapping is cheap enough for the event loop itself."""
+        previous = self._parsed_hints
+        return sum(1 for item in data if (previous.get(id(item)) or (None,))[0] is not item)
+
     def _hints(self, data: list[dict[str, Any]]) -> list[TableHint]:
         """Parsed hints, reusing the parse of entries that are the same objects as last
         time (the worker client keeps unchanged entries' dicts)."""

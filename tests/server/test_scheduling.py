@@ -43,6 +43,32 @@ async def test_triggers_within_the_debounce_window_merge_into_one_check() -> Non
     await scheduler.stop()
 
 
+async def test_a_trigger_after_a_quiet_spell_starts_at_once() -> None:
+    # A debounce far longer than the test's timeout: only a leading edge can start the check.
+    run = Recorder()
+    scheduler = CheckScheduler(run, debounce=60)
+    scheduler.trigger("saved")
+    await asyncio.wait_for(run.entered.wait(), 5)
+    assert [t.reason for t in run.started] == ["saved"]
+    await scheduler.stop()
+
+
+async def test_triggers_inside_the_window_wait_for_its_end_and_merge() -> None:
+    run = Recorder()
+    scheduler = CheckScheduler(run, debounce=0.3)
+    scheduler.trigger("saved")
+    await asyncio.wait_for(run.entered.wait(), 5)
+    run.entered.clear()
+    scheduler.trigger("saved again")
+    scheduler.trigger("opened", models_changed=False)
+    for _ in range(20):  # let every ready task run: none may start the second check yet
+        await asyncio.sleep(0)
+    assert len(run.started) == 1
+    await scheduler.wait_idle(5)
+    assert [t.reason for t in run.finished] == ["saved", "saved again"]
+    await scheduler.stop()
+
+
 async def test_a_newer_trigger_cancels_the_running_check() -> None:
     run = Recorder(hold=True)
     scheduler = CheckScheduler(run, debounce=0.01)

@@ -258,3 +258,38 @@ async def test_interpreter_without_sqlalchemy_is_a_clear_error(tmp_path: Path) -
     with pytest.raises(WorkerUnavailable) as info:
         await client.check(root=str(tmp_path), models=["a:b"], database_url="sqlite://")
     assert "SQLAlchemy" in str(info.value) and str(env_dir) in str(info.value)
+
+
+TAG = """
+
+class Tag(Base):
+    __tablename__ = "tags"
+    id: Mapped[int] = mapped_column(primary_key=True)
+"""
+EDITS = [
+    GOOD,
+    GOOD.replace("String(50))", "String(80))"),  # the table's type drifts
+    GOOD + TAG,  # a table only in the models
+    GOOD.replace("name: Mapped[str]", "full_name: Mapped[str]"),  # a column renamed
+    GOOD,
+]
+
+
+async def test_a_warm_worker_answers_each_edit_as_a_fresh_one_would(
+    worker: WorkerClient, project: Path
+) -> None:
+    """The warm worker sends only what changed (table cache entries, hints); every answer,
+    restored, must equal the answer of a worker that never saw the earlier edits."""
+    models = project / "app" / "models.py"
+    for text in EDITS:
+        models.write_text(text)
+        warm = await check(worker, project)
+        fresh_worker = WorkerClient(sys.executable, project)
+        try:
+            fresh = await check(fresh_worker, project)
+        finally:
+            await fresh_worker.stop()
+        assert warm.status == fresh.status == OK, (warm, fresh)
+        assert warm.drifts == fresh.drifts
+        assert warm.hints == fresh.hints
+        assert warm.hints_base is None  # restored by the client before anyone sees it

@@ -149,3 +149,22 @@ async def test_worker_reuses_unchanged_tables_until_the_database_changes(tmp_pat
         assert moved.timings["tables_reused"] == 0
     finally:
         await worker.stop()
+
+
+def test_table_cache_changes_restore_the_entries_they_were_taken_from() -> None:
+    from schema_lsp.server.worker.table_cache import Entries, entries_from_data, entries_to_data
+
+    kept: list[dict[str, object]] = []
+    before = Entries(
+        {(None, "a"): ("s1", kept), (None, "b"): ("s2", []), ("x", "c"): ("s3", [{"k": 1}])},
+        {"CreateTableOp||d|s4": [{"k": 2}], "DropTableOp||e|database": []},
+    )
+    after = Entries(
+        {(None, "a"): ("s1", kept), (None, "b"): ("s9", [{"k": 3}]), (None, "f"): ("s5", [])},
+        {"CreateTableOp||d|s4": before.ops["CreateTableOp||d|s4"], "AddX": [{"k": 4}]},
+    )
+    data = entries_to_data(after, before)
+    assert [row[1] for row in data["tables"]] == ["b", "f"]  # "a" was reused: not sent
+    assert [row[0] for row in data["ops"]] == ["AddX"]
+    assert entries_from_data(data, before) == after
+    assert entries_from_data(entries_to_data(after), None) == after

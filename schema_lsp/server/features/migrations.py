@@ -149,7 +149,10 @@ def database_state(session: RootSession) -> DatabaseState | None:
         return None
     cfg = session.config
     excluded = tuple(cfg.exclude_tables)
-    summary = getattr(result, "database_schema", None)
+    # The worker sends the summary once per reflection; the session keeps the last one.
+    summary = getattr(result, "database_schema", None) or getattr(
+        session, "database_schema", None
+    )
     if isinstance(summary, Mapping):
         return DatabaseState.from_summary(summary, excluded=excluded)
     include = cfg.include_schemas
@@ -165,14 +168,18 @@ def pending_contradictions(
     """Errors on the ops of not-yet-applied revisions that the database contradicts."""
     result = session.last_result
     heads = getattr(result, "applied_heads", None) if result is not None else None
-    state = database_state(session)
-    if heads is None or state is None:
+    if heads is None:
+        return {}
+    pending = pending_revisions(graph, list(heads))
+    # The database state costs a walk over every table: only worth it with ops to check.
+    state = database_state(session) if pending else None
+    if state is None:
         return {}
     texts = {
         path: text for path, (_, text, _) in open_documents(ls).items() if path.suffix == ".py"
     }
     ops = []
-    for script in pending_revisions(graph, list(heads)):
+    for script in pending:
         path = script.path.absolute()
         if path not in texts:
             try:

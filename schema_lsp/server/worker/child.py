@@ -28,6 +28,7 @@ from .protocol import (
     CheckResult,
     Frame,
     ModelFailure,
+    repeats_left_out,
     write_all,
 )
 from .reuse import compare_with_reuse
@@ -35,6 +36,9 @@ from .table_cache import Entries, entries_to_data
 
 #: Key of the result line that carries the per-table comparison cache to the warm parent.
 TABLE_CACHE_FIELD = "table_cache"
+#: Key set on a result line whose hints leave out (None) entries equal to the parent's
+#: last sent ones: most of a large result, and unchanged after most edits.
+HINTS_REPEATED_FIELD = "hints_repeat_sent"
 
 
 def name_filters(req: CheckRequest) -> dict[str, Any]:
@@ -49,10 +53,12 @@ def run_child(
     result_fd: int,
     trace_fd: int,
     previous: Entries | None = None,
+    sent_hints: list[dict[str, Any]] | None = None,
 ) -> NoReturn:
     """Import, compare (reusing ``previous`` per-table results where the model is unchanged),
-    send the result and exit. The OK result line also carries ``TABLE_CACHE_FIELD`` for the
-    warm parent, which strips it."""
+    send the result and exit. The OK result line also carries ``TABLE_CACHE_FIELD`` (the
+    entries that differ from ``previous``) and leaves out hints equal to ``sent_hints``
+    (``HINTS_REPEATED_FIELD``), for the warm parent, which restores both."""
     real_exit = os._exit
     started = time.perf_counter()
 
@@ -128,6 +134,10 @@ def run_child(
         # In this process, after comparing: a grandchild in parallel cost more in
         # copy-on-write faults (both touch every model object) than the hints take.
         hints = collect_hints([obj for _, obj in targets], skip_modules=before)
+        extra: dict[str, Any] = {TABLE_CACHE_FIELD: entries_to_data(comparison.entries, previous)}
+        if sent_hints:
+            hints = repeats_left_out(hints, sent_hints)
+            extra[HINTS_REPEATED_FIELD] = True
         send(
             CheckResult(
                 id=req.id,
@@ -144,7 +154,7 @@ def run_child(
                     "tables_reused": comparison.reused,
                 },
             ),
-            **{TABLE_CACHE_FIELD: entries_to_data(comparison.entries)},
+            **extra,
         )
         real_exit(0)
     except BaseException as exc:

@@ -14,11 +14,11 @@ import logging
 import os
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import schema_lsp
 
-from .protocol import CheckRequest, CheckResult
+from .protocol import CheckRequest, CheckResult, repeats_filled_in
 
 logger = logging.getLogger(__name__)
 
@@ -212,7 +212,7 @@ class WorkerClient:
         hints = result.hints
         if result.hints_base is not None:
             if result.hints_base == seq:
-                hints = [last[i] if h is None else h for i, h in enumerate(hints)]
+                hints = repeats_filled_in(cast("list[dict[str, Any] | None]", hints), last)
             else:  # cannot happen in order; only placement precision is lost
                 hints = [h for h in hints if h is not None]
         self._hints = (result.hints_seq, hints)

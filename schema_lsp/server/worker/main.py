@@ -38,6 +38,8 @@ from .protocol import (
     CheckRequest,
     CheckResult,
     ModelFailure,
+    repeats_filled_in,
+    repeats_left_out,
     write_all,
 )
 from .table_cache import TableCache, entries_from_data
@@ -108,6 +110,8 @@ class WarmState:
     sent_seq: int = 0
     #: Rows holding NULL per column the models make NOT NULL, for this generation.
     null_rows: NullRowCounts = field(default_factory=NullRowCounts)
+    #: The generation whose database summary the server has (sent once per reflection).
+    summary_sent: int = -1
 
     def send(self, result: CheckResult) -> None:
         write_all(self.out_fd, (result.to_json() + "\n").encode())
@@ -229,6 +233,7 @@ class WarmState:
         from .database import classify
 
         self.timings = {}
+        received = time.perf_counter()
         key = json.dumps([req.root, req.models, req.opts, req.include_schemas, req.exclude_tables])
         generation = self.generation
         early: Forked | None = None
@@ -261,12 +266,14 @@ class WarmState:
             self.abandon(early)
             early = None
         scope = f"{self.generation}:{key}"
-        interrupt, result = self.fork_check(req, reader, scope, early)
+        interrupt, result, repeated = self.fork_check(req, reader, scope, early)
         if result is not None and result.model_files:
             self.model_files = list(result.model_files)
         if result is not None:
             result = self.count_null_rows(dataclasses.replace(result, applied_heads=heads))
-            result = self.hints_delta(result)
+            result = self.hints_delta(result, repeated)
+            result = self.with_database_summary(result)
+            result.timings["worker_total_ms"] = (time.perf_counter() - received) * 1000
             self.last_key = key
             self.last_status = (
                 result.status if result.status not in (CANCELLED, INTERNAL_ERROR) else None
@@ -287,19 +294,35 @@ class WarmState:
         timings = {**result.timings, "null_rows_ms": (time.perf_counter() - t0) * 1000}
         return dataclasses.replace(result, drifts=drifts, timings=timings)
 
-    def hints_delta(self, result: CheckResult) -> CheckResult:
-        """``result`` with hints equal to the last sent ones left out (None)."""
+    def with_database_summary(self, result: CheckResult) -> CheckResult:
+        """``result`` with the summary of the reflection, unless the server has it."""
+        from .database_summary import database_summary
+
+        if result.status != OK or self.summary_sent == self.generation or self.engine is None:
+            return result
+        self.summary_sent = self.generation
+        return dataclasses.replace(
+            result, database_schema=database_summary(self.reflected, self.engine.dialect)
+        )
+
+    def hints_delta(self, result: CheckResult, repeated: bool) -> CheckResult:
+        """``result`` with hints equal to the last sent ones left out (None). ``repeated``:
+        the child already left them out (against ``sent_hints``, which it inherited)."""
         if result.status != OK:
             return result
-        new, old = result.hints, self.sent_hints
+        old = self.sent_hints
         base = self.sent_seq if old else None
         self.sent_seq += 1
-        self.sent_hints = new
+        wire = cast("list[Any]", result.hints)
+        if repeated and old:
+            self.sent_hints = repeats_filled_in(wire, old)
+        else:
+            self.sent_hints = result.hints
+            if old:
+                wire = repeats_left_out(result.hints, old)
         if base is None:
-            return dataclasses.replace(result, hints_seq=self.sent_seq)
-        delta = [None if i < len(old) and h == old[i] else h for i, h in enumerate(new)]
+            return dataclasses.replace(result, hints=self.sent_hints, hints_seq=self.sent_seq)
         # The Nones exist only on the wire: WorkerClient restores them on arrival.
-        wire = cast("list[dict[str, Any]]", delta)
         return dataclasses.replace(result, hints=wire, hints_seq=self.sent_seq, hints_base=base)
 
     def compile_model_files(self) -> None:
@@ -344,7 +367,15 @@ class WarmState:
             os.close(self.out_fd)
             signal.signal(signal.SIGTERM, signal.SIG_DFL)
             previous = self.table_cache.for_scope(scope)
-            run_child(req, self.reflected, self.engine.dialect, result_w, trace.fileno(), previous)
+            run_child(
+                req,
+                self.reflected,
+                self.engine.dialect,
+                result_w,
+                trace.fileno(),
+                previous,
+                self.sent_hints,
+            )
         os.close(result_w)
         return Forked(pid, result_r, trace, started)
 
@@ -358,10 +389,11 @@ class WarmState:
 
     def fork_check(
         self, req: CheckRequest, reader: LineReader, scope: str, child: Forked | None = None
-    ) -> tuple[str | None, CheckResult | None]:
+    ) -> tuple[str | None, CheckResult | None, bool]:
         """Run the check in a forked child (``child``, when already started); per-table
-        results of ``scope`` are reused."""
-        from .child import TABLE_CACHE_FIELD
+        results of ``scope`` are reused. Also returns whether the child left out the hints
+        equal to ``sent_hints`` (see ``hints_delta``)."""
+        from .child import HINTS_REPEATED_FIELD, TABLE_CACHE_FIELD
         from .failures import frames_from_faulthandler, locate_failure
 
         if child is None:
@@ -399,7 +431,7 @@ class WarmState:
         self.timings["child_ms"] = (time.perf_counter() - t0) * 1000
         if interrupt is not None or reader.eof:
             trace.close()
-            return interrupt, CheckResult(id=req.id, status=CANCELLED)
+            return interrupt, CheckResult(id=req.id, status=CANCELLED), False
         text = b"".join(chunks).decode(errors="replace").strip()
         trace.seek(0)
         dump = trace.read().decode(errors="replace")
@@ -409,13 +441,15 @@ class WarmState:
                 data = json.loads(text.splitlines()[0])
                 data.setdefault("timings", {}).update(self.timings)
                 cached = data.pop(TABLE_CACHE_FIELD, None)
+                repeated = bool(data.pop(HINTS_REPEATED_FIELD, False))
                 result = CheckResult.from_dict(data)
             except (json.JSONDecodeError, TypeError, KeyError):
                 pass
             else:
                 if result.status == OK and cached is not None:
-                    self.table_cache.store(scope, entries_from_data(cached))
-                return None, result
+                    since = self.table_cache.for_scope(scope)
+                    self.table_cache.store(scope, entries_from_data(cached, since))
+                return None, result, repeated
         frames = frames_from_faulthandler(dump)
         if killed_for_time or dump.startswith("Timeout"):
             message = (
@@ -436,8 +470,12 @@ class WarmState:
             message = f"importing the models ended the process (exit status {code})"
             kind = "exit"
         failure = locate_failure(ModelFailure(kind=kind, message=message, frames=frames), req.root)
-        return None, CheckResult(
-            id=req.id, status=MODEL_ERROR, model_failure=failure, timings=dict(self.timings)
+        return (
+            None,
+            CheckResult(
+                id=req.id, status=MODEL_ERROR, model_failure=failure, timings=dict(self.timings)
+            ),
+            False,
         )
 
 

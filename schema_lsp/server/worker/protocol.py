@@ -96,6 +96,9 @@ class CheckResult:
     """The database's alembic_version rows (None: unknown), for migration-aware drift."""
     hints_seq: int = 0
     """Numbers the hints lists the worker sent, so the next may leave out repeated entries."""
+    database_schema: dict[str, Any] | None = None
+    """The reflected tables, columns and indexes (``database_summary``): sent with the
+    first answer after each re-read of the catalog, None while it still holds."""
     hints_base: int | None = None
     """When set, a None in ``hints`` repeats the entry at that position of the hints sent
     with ``hints_seq == hints_base`` (most tables' hints do not change between checks);
@@ -122,6 +125,18 @@ class CheckResult:
         fields["model_failure"] = ModelFailure.from_dict(mf) if mf else None
         fields["db_failure"] = DbFailure(**dbf) if dbf else None
         return cls(**fields)
+
+
+def repeats_left_out(new: list[dict[str, Any]], old: list[dict[str, Any]]) -> list[Any]:
+    """``new`` with each entry equal to the one at its position in ``old`` replaced by None."""
+    return [None if i < len(old) and h == old[i] else h for i, h in enumerate(new)]
+
+
+def repeats_filled_in(
+    sent: list[dict[str, Any] | None], old: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """The list :func:`repeats_left_out` was given, from its result and the same ``old``."""
+    return [old[i] if h is None else h for i, h in enumerate(sent)]
 
 
 def write_all(fd: int, data: bytes) -> None:

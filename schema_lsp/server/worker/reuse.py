@@ -107,9 +107,7 @@ def compare_with_reuse(
         drifts.extend(records)
     tables: dict[TableKey, Entry] = {}
     for key in sorted(existing, key=lambda k: (k[0] or "", k[1])):
-        records = (
-            before[key][1] if key in reused else _records(fresh.get(key, []), dialect, batch)
-        )
+        records = before[key][1] if key in reused else _records(fresh.get(key, []), dialect, batch)
         tables[key] = (signatures[key], records)
         drifts.extend(records)
     return Comparison(drifts, Entries(tables, op_entries), len(existing) - len(reused), len(reused))
@@ -179,8 +177,8 @@ def table_signature(table: Table) -> str:
                 table.comment,
                 _options(table),
                 tuple([_column(c) for c in table.columns]),
-                tuple(sorted(_constraint(c) for c in table.constraints)),
-                tuple(sorted(_index(i) for i in table.indexes)),
+                tuple(sorted([_constraint(c) for c in table.constraints], key=_by_name)),
+                tuple(sorted([_index(i) for i in table.indexes], key=_by_name)),
             )
         )
     except Exception:  # something we cannot describe: never reuse this table
@@ -250,35 +248,44 @@ def _type(type_: Any, depth: int = 0) -> Any:
 def _column(column: Column[Any]) -> Any:
     computed = column.computed
     identity = column.identity
+    default = column.server_default
+    onupdate = column.server_onupdate
+    fks = column.foreign_keys
     return (
         column.name,
         column.key,
         _type(column.type),
         column.nullable,
         column.primary_key,
-        str(column.autoincrement),
+        column.autoincrement,  # True, False or "auto"
         column.system,
         column.index,
         column.unique,
         column.comment,
-        _text(column.server_default),
-        _name(type(column.server_default)),
-        _text(column.server_onupdate),
+        None if default is None else (_text(default), _name(type(default))),
+        None if onupdate is None else _text(onupdate),
         (_text(computed.sqltext), computed.persisted) if computed is not None else None,
         repr(identity) if identity is not None else None,
         tuple(
             sorted(
                 (fk.target_fullname, str(fk.ondelete), str(fk.onupdate), str(fk.name))
-                for fk in column.foreign_keys
+                for fk in fks
             )
         )
-        if column.foreign_keys
+        if fks
         else None,
-        _options(column),
+        _options(column) if column.__dict__.get("dialect_options") else None,
     )
 
 
-def _constraint(constraint: Any) -> str:
+def _by_name(described: tuple[Any, ...]) -> tuple[Any, ...]:
+    """A sort key of strings only (the details may mix None and text). ``table.constraints``
+    is a set: sorting makes the signature independent of its order; ties keep set order,
+    which at worst makes a table look changed (compared again, never wrongly reused)."""
+    return described[:4]
+
+
+def _constraint(constraint: Any) -> tuple[Any, ...]:
     columns = tuple([c.name for c in getattr(constraint, "columns", ())])
     detail: Any = None
     if isinstance(constraint, ForeignKeyConstraint):
@@ -291,27 +298,25 @@ def _constraint(constraint: Any) -> str:
         )
     elif isinstance(constraint, CheckConstraint):
         detail = _text(constraint.sqltext)
-    return repr(
-        (
-            _name(type(constraint)),
-            str(constraint.name),
-            type(constraint.name).__name__,
-            columns,
-            detail,
-            getattr(constraint, "deferrable", None),
-            getattr(constraint, "initially", None),
-            _options(constraint),
-        )
+    return (
+        _name(type(constraint)),
+        str(constraint.name),
+        type(constraint.name).__name__,
+        columns,
+        detail,
+        getattr(constraint, "deferrable", None),
+        getattr(constraint, "initially", None),
+        _options(constraint),
     )
 
 
-def _index(index: Index) -> str:
-    return repr(
-        (
-            str(index.name),
-            type(index.name).__name__,
-            index.unique,
-            tuple([_text(e) for e in index.expressions]),
-            _options(index),
-        )
+def _index(index: Index) -> tuple[Any, ...]:
+    return (
+        ("index", ""),
+        str(index.name),
+        type(index.name).__name__,
+        tuple([c.name if isinstance(c, Column) else "" for c in index.expressions]),
+        index.unique,
+        tuple([_text(e) for e in index.expressions]),
+        _options(index),
     )
