@@ -481,7 +481,9 @@ async def test_hover_shows_model_and_database_side_by_side(shop: Path) -> None:
         # A column without drift shows what the database has too.
         user_id = await on_column('user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), n')
         assert "`orders.user_id`" in user_id
-        assert "| type | as declared | same as the model |" in user_id
+        # Agreeing values come from the worker's summary of the reflected database.
+        assert "| type | INTEGER (agrees) | INTEGER |" in user_id
+        assert "| nullable | NOT NULL (agrees) | NOT NULL |" in user_id
         assert "| indexes | ix_orders_user_id | ix_orders_user_id |" in user_id
         assert "≠" not in user_id
         verified = await on_column("email_verified: Mapped[bool]")

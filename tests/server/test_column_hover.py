@@ -104,3 +104,14 @@ def test_column_at_finds_the_definition_under_the_cursor() -> None:
         FakeMap(), HINTS, Path("/m/other.py"), types.Position(line=4, character=0)
     )
     assert elsewhere is None
+
+
+def test_agreeing_attributes_show_the_database_value_on_both_sides() -> None:
+    database = DatabaseState.from_summary(summary("VARCHAR(20)", False, None, ["ix_events_kind"]))
+    text = column_markdown(
+        AT, [], HINTS, database, not_compared={"default": "compare_server_default"}
+    )
+    assert "| type | VARCHAR(20) (agrees) | VARCHAR(20) |" in text
+    assert "| nullable | NOT NULL (agrees) | NOT NULL |" in text
+    assert "| default | not compared (compare_server_default is off) | no default |" in text
+    assert "| indexes | ix_events_kind | ix_events_kind |" in text

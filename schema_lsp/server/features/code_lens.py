@@ -96,7 +96,18 @@ def hover(ls: SchemaLanguageServer, params: types.HoverParams) -> types.Hover | 
         assert result is not None
         summary = getattr(result, "model_schema", None)
         models = DatabaseState.from_summary(summary) if isinstance(summary, Mapping) else None
-        value = column_markdown(column, all_drifts, result.hints, database_state(session), models)
+        cfg = session.config
+        not_compared = {
+            attribute: setting
+            for attribute, setting, on in (
+                ("type", "compare_type", cfg.compare_type),
+                ("default", "compare_server_default", cfg.compare_server_default),
+            )
+            if not on
+        }
+        value = column_markdown(
+            column, all_drifts, result.hints, database_state(session), models, not_compared
+        )
         others = [
             d for d in drifts if (d.get("table"), d.get("name")) != (column.table, column.name)
         ]

@@ -2,9 +2,11 @@
 
 Rows for type, nullable, default, comment and the indexes on the column. Values come from
 what the last check sent: a drifted attribute shows both sides from its drift record; the
-indexes come from the models' hints and the database state (see ``database_state``); the
-full values of agreeing attributes need the worker's ``model_schema`` / ``database_schema``
-summaries, and without them the row says the database matches what the model declares.
+indexes come from the models' hints and the database state (see ``database_state``); an
+attribute that agrees shows the database's value (the worker's ``database_schema``) on
+both sides, since the comparison found the model to say the same; one the check does not
+compare (type without ``compare_type``, default without ``compare_server_default``) says so
+on the model's side.
 """
 
 from __future__ import annotations
@@ -104,8 +106,10 @@ def column_markdown(
     hints: Sequence[Mapping[str, Any]],
     database: DatabaseState | None,
     models: DatabaseState | None = None,
+    not_compared: Mapping[str, str] | None = None,
 ) -> str:
-    """The hover text for one model column."""
+    """The hover text for one model column. ``not_compared``: attribute -> the setting that
+    would compare it, for attributes the check left alone."""
     mine = [
         d
         for d in drifts
@@ -131,17 +135,21 @@ def column_markdown(
             label = f"**{attribute}** ≠"
         else:
             label = attribute
-            model = (
-                _word(attribute, model_column[attribute])
-                if model_column and attribute in model_column
-                else "as declared"
-            )
+            skipped = (not_compared or {}).get(attribute)
             if missing:
                 db = None
             elif db_column is not None and attribute in db_column:
                 db = _word(attribute, db_column[attribute])
             else:
                 db = "same as the model"
+            if model_column and attribute in model_column:
+                model = _word(attribute, model_column[attribute])
+            elif skipped:
+                model = f"not compared ({skipped} is off)"
+            elif db_column is not None and attribute in db_column and not missing:
+                model = f"{db} (agrees)"
+            else:
+                model = "as declared"
         rows.append(f"| {label} | {_cell(model)} | {_cell(db)} |")
     model_ix = _model_indexes(hints, at)
     db_ix = None if missing else _database_indexes(database, at)
