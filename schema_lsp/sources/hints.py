@@ -81,6 +81,17 @@ def collect_hints(
     names modules loaded before the models (the worker's own), whose globals
     cannot hold them and need not be searched.
     """
+    from schema_lsp.sources.serialize import hints_from_data
+
+    return hints_from_data(collect_hint_data(target, skip_modules))
+
+
+def collect_hint_data(
+    target: MetaData | registry | type[Any], skip_modules: Container[str] = ()
+) -> list[dict[str, Any]]:
+    """``collect_hints`` as ``hints_to_data`` writes it, built directly: the worker sends
+    hints for every table on every check, and the dataclasses in between cost as much as
+    the walk itself on a thousand tables."""
     metadata, registries = _metadata_and_registries(target)
     mappers = [m for reg in registries for m in reg.mappers]
     by_table: dict[int, list[Mapper[Any]]] = {}
@@ -89,23 +100,27 @@ def collect_hints(
         if isinstance(local, Table) and local.metadata is metadata:
             by_table.setdefault(id(local), []).append(mapper)
     globals_index = _module_globals_index(metadata, skip_modules)
-    metadata_refs = tuple(_metadata_refs(metadata, mappers, globals_index))
-    hints: list[TableHint] = []
+    metadata_refs = [_ref_data(r) for r in _metadata_refs(metadata, mappers, globals_index)]
+    hints: list[dict[str, Any]] = []
     for table in metadata.tables.values():
         table_mappers = sorted(by_table.get(id(table), []), key=_inheritance_depth)
         primary = table_mappers[0] if table_mappers else None
         hints.append(
-            TableHint(
-                schema=table.schema,
-                name=table.name,
-                mapped_class=_class_ref(primary.class_) if primary is not None else None,
-                table_variables=tuple(globals_index.get(id(table), ())),
-                columns=tuple(_column_hints(table, table_mappers)),
-                constraints=tuple(_constraint_hints(table)),
-                metadata=metadata_refs,
-            )
+            {
+                "schema": table.schema,
+                "name": table.name,
+                "mapped_class": _ref_data(_class_ref(primary.class_)) if primary else None,
+                "table_variables": [_ref_data(r) for r in globals_index.get(id(table), ())],
+                "columns": _column_data(table, table_mappers),
+                "constraints": _constraint_data(table),
+                "metadata": list(metadata_refs),
+            }
         )
     return hints
+
+
+def _ref_data(ref: DefinitionRef) -> dict[str, Any]:
+    return {"file": ref.file, "name": ref.name}
 
 
 def _metadata_and_registries(
@@ -150,8 +165,8 @@ def _class_ref(cls: type) -> DefinitionRef:
     return DefinitionRef(_class_file(cls), cls.__qualname__)
 
 
-def _column_hints(table: Table, mappers: list[Mapper[Any]]) -> Iterator[ColumnHint]:
-    keyed: dict[str, ColumnHint] = {}
+def _column_data(table: Table, mappers: list[Mapper[Any]]) -> list[dict[str, Any]]:
+    keyed: dict[str, dict[str, Any]] = {}
     for mapper in mappers:
         for prop in _column_properties(mapper):
             for column in prop.columns:
@@ -160,11 +175,15 @@ def _column_hints(table: Table, mappers: list[Mapper[Any]]) -> Iterator[ColumnHi
                 if column.name in keyed:
                     continue
                 owner = prop.parent.class_
-                keyed[column.name] = ColumnHint(
-                    name=column.name, key=prop.key, origins=tuple(_origins(owner, prop.key))
-                )
-    for column in table.columns:
-        yield keyed.get(column.name) or ColumnHint(name=column.name)
+                keyed[column.name] = {
+                    "name": column.name,
+                    "key": prop.key,
+                    "origins": [_ref_data(r) for r in _origins(owner, prop.key)],
+                }
+    return [
+        keyed.get(name) or {"name": name, "key": None, "origins": []}
+        for name in [c.name for c in table.columns]
+    ]
 
 
 def _column_properties(mapper: Mapper[Any]) -> list[ColumnProperty[Any]]:
@@ -190,32 +209,37 @@ def _origins(owner: type, key: str) -> Iterator[DefinitionRef]:
             yield _class_ref(cls)
 
 
-def _constraint_hints(table: Table) -> Iterator[ConstraintHint]:
-    for index in table.indexes:
-        yield ConstraintHint(
-            kind="index",
-            name=_name(index.name),
-            columns=tuple(c.name for c in index.columns),
-            from_column=bool(getattr(index, "_column_flag", False)),
-        )
+_CONSTRAINT_KINDS = (
+    (PrimaryKeyConstraint, "primary_key"),
+    (UniqueConstraint, "unique"),
+    (ForeignKeyConstraint, "foreign_key"),
+    (CheckConstraint, "check"),
+)
+
+
+def _constraint_data(table: Table) -> list[dict[str, Any]]:
+    out = [
+        {
+            "kind": "index",
+            "name": _name(index.name),
+            "columns": [c.name for c in index.columns],
+            "from_column": bool(getattr(index, "_column_flag", False)),
+        }
+        for index in table.indexes
+    ]
     for constraint in table.constraints:
-        if isinstance(constraint, PrimaryKeyConstraint):
-            kind = "primary_key"
-        elif isinstance(constraint, UniqueConstraint):
-            kind = "unique"
-        elif isinstance(constraint, ForeignKeyConstraint):
-            kind = "foreign_key"
-        elif isinstance(constraint, CheckConstraint):
-            kind = "check"
-        else:
+        kind = next((k for cls, k in _CONSTRAINT_KINDS if isinstance(constraint, cls)), None)
+        if kind is None:
             continue
-        from_column = bool(getattr(constraint, "_column_flag", False))
-        yield ConstraintHint(
-            kind=kind,
-            name=_name(constraint.name),
-            columns=tuple(c.name for c in constraint.columns),
-            from_column=from_column,
+        out.append(
+            {
+                "kind": kind,
+                "name": _name(constraint.name),
+                "columns": [c.name for c in constraint.columns],
+                "from_column": bool(getattr(constraint, "_column_flag", False)),
+            }
         )
+    return out
 
 
 def _name(name: object) -> str | None:

@@ -184,14 +184,13 @@ def failed_import_files(root: str, before: set[str], failure: ModelFailure) -> l
 def collect_hints(targets: list[Any], skip_modules: Container[str] = ()) -> list[dict[str, Any]]:
     """Source hints from the imported models; a failure here only costs precision."""
     try:
-        from schema_lsp.sources.hints import collect_hints as _collect
-        from schema_lsp.sources.serialize import hints_to_data
+        from schema_lsp.sources.hints import collect_hint_data
     except ImportError:
         return []
     out: list[dict[str, Any]] = []
     try:
         for target in targets:
-            out.extend(hints_to_data(_collect(target, skip_modules)))
+            out.extend(collect_hint_data(target, skip_modules))
     except Exception as exc:
         print(f"schema-lsp: collecting source hints failed: {exc!r}", file=sys.stderr)
     return out

@@ -234,15 +234,22 @@ def _freeze(value: Any, depth: int) -> Any:
     return repr(value)  # an address in it only means no reuse
 
 
+_SCALARS = (bool, int, float, str, bytes)
+
+
 def _type(type_: Any, depth: int = 0) -> Any:
-    """A type's class and public attributes (``repr`` of SQLAlchemy types is slow)."""
-    attrs = [
-        (key, _freeze(value, depth))
-        for key, value in type_.__dict__.items()
-        if key[0] != "_" and key not in _SKIP
-    ]
-    attrs.sort(key=lambda kv: kv[0])
-    return (_name(type(type_)), tuple(attrs))
+    """A type's class and public attributes (``repr`` of SQLAlchemy types is slow).
+
+    In the instance's attribute order, unsorted: the same construction gives the same
+    order, and another order only makes a table look changed (compared again)."""
+    attrs = tuple(
+        [
+            (key, value if value is None or type(value) in _SCALARS else _freeze(value, depth))
+            for key, value in type_.__dict__.items()
+            if key[0] != "_" and key not in _SKIP
+        ]
+    )
+    return (_name(type(type_)), attrs)
 
 
 def _column(column: Column[Any]) -> Any:
