@@ -17,6 +17,7 @@ from typing import Any
 from sqlalchemy import (
     CheckConstraint,
     Column,
+    ColumnCollectionConstraint,
     ForeignKeyConstraint,
     MetaData,
     PrimaryKeyConstraint,
@@ -229,7 +230,7 @@ def _constraint_data(table: Table) -> list[dict[str, Any]]:
     ]
     for constraint in table.constraints:
         kind = next((k for cls, k in _CONSTRAINT_KINDS if isinstance(constraint, cls)), None)
-        if kind is None:
+        if kind is None or not isinstance(constraint, ColumnCollectionConstraint):
             continue
         out.append(
             {

@@ -275,8 +275,7 @@ def _column(column: Column[Any]) -> Any:
         repr(identity) if identity is not None else None,
         tuple(
             sorted(
-                (fk.target_fullname, str(fk.ondelete), str(fk.onupdate), str(fk.name))
-                for fk in fks
+                (fk.target_fullname, str(fk.ondelete), str(fk.onupdate), str(fk.name)) for fk in fks
             )
         )
         if fks
