@@ -17,7 +17,6 @@ from typing import Any
 from sqlalchemy import (
     CheckConstraint,
     Column,
-    ColumnCollectionConstraint,
     ForeignKeyConstraint,
     MetaData,
     PrimaryKeyConstraint,
@@ -25,6 +24,7 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 from sqlalchemy.orm import ColumnProperty, Mapper, registry
+from sqlalchemy.sql.schema import ColumnCollectionConstraint
 
 
 @dataclass(frozen=True, slots=True)
