@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .check import CheckError, comparison
 from .database import DatabaseError, parse_url
@@ -24,6 +25,9 @@ from .script import (
     load_graph,
 )
 from .script.writer import RevisionWriteError
+
+if TYPE_CHECKING:
+    from .autogenerate.revision import RevisionContext
 
 
 def add_revision_commands(sub: Any) -> None:
@@ -103,12 +107,18 @@ def _hook_spec(args: argparse.Namespace, settings: Any) -> str | None:
     return value
 
 
-def _check_up_to_date(current: set[str], graph: RevisionGraph) -> str | None:
+CLI_BEHIND_REASON = "--autogenerate compares the models with the database"
+
+
+def _check_up_to_date(
+    current: set[str], graph: RevisionGraph, reason: str = CLI_BEHIND_REASON
+) -> str | None:
     """Why autogenerating now would be wrong, or None.
 
     As in Alembic, the database must be at every head, whichever parent ``--head`` picks:
     the comparison is against the database, so a database behind the parent would put
-    the parent's own changes into the new revision again.
+    the parent's own changes into the new revision again. ``reason`` says, in the caller's
+    words, why the database matters.
     """
     heads = set(graph.heads)
     if current == heads:
@@ -118,15 +128,72 @@ def _check_up_to_date(current: set[str], graph: RevisionGraph) -> str | None:
         "the database is not up to date: it is at "
         f"{', '.join(sorted(current)) or 'no revision'}, the migrations' "
         f"head{'s are' if plural else ' is'} {', '.join(graph.heads) or 'no revision'}; "
-        f"run 'alembic upgrade {'heads' if plural else 'head'}' first (--autogenerate "
-        "compares the models with the database, so it must be at the migrations' heads)"
+        f"run 'alembic upgrade {'heads' if plural else 'head'}' first ({reason}, "
+        "so it must be at the migrations' heads)"
     )
 
 
+def revision_failures() -> tuple[type[Exception], ...]:
+    """What writing a revision can fail with that deserves one plain line, not a
+    traceback (imported on use: the engine is not needed to parse the command line)."""
+    from .autogenerate.revision import RevisionError
+
+    return (
+        CheckError,
+        DatabaseError,
+        RevisionError,
+        RevisionHookError,
+        RevisionWriteError,
+        ScriptConfigError,
+    )
+
+
+def autogenerate_into(
+    context: RevisionContext,
+    *,
+    models: str | Sequence[str],
+    url: str,
+    project: Path,
+    opts: dict[str, Any],
+    exclude_tables: Sequence[str] = (),
+    behind_reason: str = CLI_BEHIND_REASON,
+) -> None:
+    """Compare the models with the database and run the hooks, all in one read-only
+    transaction: the heads, the comparison and whatever a hook does with ``context.bind``
+    are reads that are rolled back, so a revision never changes the user's database.
+
+    Raises ``RevisionError`` when the database is behind the migrations' heads.
+    """
+    from .autogenerate.revision import RevisionError
+    from .reflect import read_only
+
+    opened = comparison(
+        models,
+        url,
+        project_dir=project,
+        opts={**opts, "template_args": context.template_args},
+        exclude_tables=exclude_tables,
+    )
+    with opened as (metadata, mc):
+        assert mc.bind is not None
+        with read_only(mc.bind):
+            current = set(mc.get_current_heads())
+            behind = _check_up_to_date(current, load_graph(context.config), behind_reason)
+            if behind:
+                raise RevisionError(behind)
+            context.run_autogenerate(tuple(current), mc, metadata)
+
+
 def _script_config(args: argparse.Namespace, settings: Any) -> ScriptConfig:
-    project = args.project.resolve()
-    if settings.migrations:
-        location = Path(settings.migrations)
+    return script_config_for(args.project, settings.migrations)
+
+
+def script_config_for(project_dir: Path, migrations: str | None) -> ScriptConfig:
+    """The scripts folder: ``migrations`` (relative to the project) with ``alembic.ini``'s
+    options when it names the same folder, else what ``alembic.ini`` says."""
+    project = project_dir.resolve()
+    if migrations:
+        location = Path(migrations)
         if not location.is_absolute():
             location = project / location
         ini = project / "alembic.ini"
@@ -145,20 +212,36 @@ def _opts(args: argparse.Namespace, settings: Any, dialect_name: str) -> dict[st
     batch = args.batch
     if batch is None:
         batch = settings.render_as_batch
-    if batch is None:
-        batch = dialect_name == "sqlite"
-    return {
-        "compare_type": settings.compare_type,
-        "compare_server_default": settings.compare_server_default
+    return comparison_opts(
+        dialect_name,
+        compare_type=settings.compare_type,
+        compare_server_default=settings.compare_server_default
         if args.compare_server_default is None
         else args.compare_server_default,
-        "include_schemas": settings.include_schemas,
-        "render_as_batch": batch,
+        include_schemas=settings.include_schemas,
+        render_as_batch=batch,
+    )
+
+
+def comparison_opts(
+    dialect_name: str,
+    *,
+    compare_type: bool,
+    compare_server_default: bool,
+    include_schemas: bool | Sequence[str],
+    render_as_batch: bool | None,
+) -> dict[str, Any]:
+    """The comparison's options; batch blocks default to on for SQLite only."""
+    return {
+        "compare_type": compare_type,
+        "compare_server_default": compare_server_default,
+        "include_schemas": include_schemas,
+        "render_as_batch": dialect_name == "sqlite" if render_as_batch is None else render_as_batch,
     }
 
 
 def run_revision(args: argparse.Namespace) -> int:
-    from .autogenerate.revision import RevisionArgs, RevisionContext, RevisionError
+    from .autogenerate.revision import RevisionArgs, RevisionContext
     from .config_errors import settings_errors
 
     try:
@@ -194,21 +277,14 @@ def run_revision(args: argparse.Namespace) -> int:
                     "--autogenerate needs the models and the database: pass "
                     "--models and --db or set them under [tool.schema-lsp]"
                 )
-            dialect_name = _dialect_name(url)
-            opts = _opts(args, settings, dialect_name)
-            opts["template_args"] = context.template_args
-            with comparison(
-                models,
-                url,
-                project_dir=args.project,
-                opts=opts,
+            autogenerate_into(
+                context,
+                models=models,
+                url=url,
+                project=args.project,
+                opts=_opts(args, settings, _dialect_name(url)),
                 exclude_tables=settings.exclude_tables,
-            ) as (metadata, mc):
-                current = set(mc.get_current_heads())
-                behind = _check_up_to_date(current, load_graph(config))
-                if behind:
-                    return _error(behind)
-                context.run_autogenerate(tuple(current), mc, metadata)
+            )
         else:
             from .runtime.migration import MigrationContext
 
@@ -224,14 +300,7 @@ def run_revision(args: argparse.Namespace) -> int:
             )
             return 0
         written = context.generate_scripts()
-    except (
-        CheckError,
-        DatabaseError,
-        RevisionError,
-        RevisionHookError,
-        RevisionWriteError,
-        ScriptConfigError,
-    ) as exc:
+    except revision_failures() as exc:
         return _error(str(exc))
     from .script.hooks import PostWriteHookError, run_post_write_hooks
 

@@ -2,7 +2,10 @@
 
 A new revision holds the fixes the worker rendered for the current drift (never the
 models themselves: the server does not import them), written from the project's own
-``script.py.mako``. The preview is the same text, rendered without writing a revision; with
+``script.py.mako``. With ``process_revision_directives`` configured, the revision is made in a
+one-shot child with the project's interpreter instead (:mod:`..revision_subprocess`), so the
+hook shapes it as it would under ``schema-lsp revision --autogenerate``. The preview is the
+same text as a new revision without a hook, rendered without writing a revision; with
 ``preview_on_save`` it is kept in a read-only file outside the versions folder (so Alembic
 never runs it) and shown beside the editor after each save's check.
 """
@@ -15,6 +18,7 @@ import os
 import stat
 import tempfile
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
@@ -23,11 +27,27 @@ from lsprotocol import types
 # pygls resolves command annotations at runtime: they must name importable objects.
 from pygls.lsp.server import LanguageServer
 
-from schema_lsp.script import render_revision, write_revision
+from schema_lsp.script import plan_revision, write_plan
 from schema_lsp.script.writer import RevisionWriteError
 
-from ..actions import combine, parse_args, revision_message, select_for_all, template_body
+from ..actions import (
+    CommandArgs,
+    combine,
+    parse_args,
+    revision_message,
+    select_for_all,
+    template_body,
+)
 from ..command_errors import CommandFailed
+from ..revision_subprocess import (
+    CONFIG_KEY,
+    DRIFT_KEY,
+    HookedRevisionFailed,
+    HookedRevisionRequest,
+    run_hooked_revision,
+    server_option_names,
+    total_time_limit,
+)
 from .code_actions import NEW_REVISION, include_destructive
 from .migrations import MIGRATIONS, MigrationAwareClient, classified_drifts, session_for
 
@@ -54,37 +74,150 @@ def revision_parts(
     )
 
 
+NO_MIGRATIONS = (
+    "this project has no migrations folder: set migrations in [tool.schema-lsp] "
+    "or create one with 'alembic init'"
+)
+
+
+@dataclass(frozen=True)
+class ParentOptions:
+    """Where the new revision goes, from the command's ``{"head": ..., "merge": true,
+    "splice": true, "version_path": ...}`` argument (the names error messages use)."""
+
+    head: str | None = None
+    merge: bool = False
+    splice: bool = False
+    version_path: str | None = None
+
+    @classmethod
+    def from_options(cls, options: Mapping[str, Any] | None) -> ParentOptions:
+        given = options or {}
+        head, path = given.get("head"), given.get("version_path", given.get("versionPath"))
+        return cls(
+            head=head if isinstance(head, str) and head else None,
+            merge=given.get("merge") is True,
+            splice=given.get("splice") is True,
+            version_path=path if isinstance(path, str) and path else None,
+        )
+
+
+def picked_drifts(
+    ls: SchemaLanguageServer, session: RootSession, drifts: Any
+) -> list[Mapping[str, Any]]:
+    """What a new revision holds: the drifts passed (a code action's), else every drift of
+    the last check; never drift a pending revision covers, destructive only on request."""
+    chosen = drifts if drifts is not None else classified_drifts(ls, session)
+    include = include_destructive(ls, session) or drifts is not None
+    return select_for_all(chosen, include_destructive=include)
+
+
 def new_revision(
-    ls: SchemaLanguageServer, session: RootSession, message: str | None, drifts: Any
+    ls: SchemaLanguageServer,
+    session: RootSession,
+    message: str | None,
+    drifts: Any,
+    parent: ParentOptions | None = None,
 ) -> dict[str, Any]:
     loaded = MIGRATIONS.load(ls, session)
     if loaded is None:
-        raise CommandFailed(
-            "this project has no migrations folder: set migrations in [tool.schema-lsp] "
-            "or create one with 'alembic init'"
-        )
+        raise CommandFailed(NO_MIGRATIONS)
     config, graph = loaded
-    chosen = drifts if drifts is not None else classified_drifts(ls, session)
-    include = include_destructive(ls, session) or drifts is not None
-    upgrades, downgrades, imports, count = revision_parts(chosen, include=include)
-    picked = select_for_all(chosen, include_destructive=include)
+    parent = parent or ParentOptions()
+    picked = picked_drifts(ls, session, drifts)
+    combined = combine(picked)
     message = message or (revision_message(picked) if picked else "empty message")
     try:
-        written = write_revision(
+        plan = plan_revision(
             config,
             message,
-            upgrades=upgrades,
-            downgrades=downgrades,
-            imports=imports,
+            upgrades=template_body(combined.upgrade),
+            downgrades=template_body(combined.downgrade),
+            imports=combined.imports,
+            head=parent.head,
+            merge=parent.merge,
+            splice=parent.splice,
+            version_path=session.config.root / parent.version_path if parent.version_path else None,
             graph=graph,
+            option_names=server_option_names(),
         )
+        written = write_plan(plan, config.output_encoding)
     except RevisionWriteError as exc:
         raise CommandFailed(str(exc)) from None
     return {
         "path": str(written.path),
         "uri": written.path.absolute().as_uri(),
         "revision": written.revision,
-        "count": count,
+        "count": combined.count,
+    }
+
+
+def hooked_request(
+    ls: SchemaLanguageServer,
+    session: RootSession,
+    parsed: CommandArgs,
+) -> HookedRevisionRequest:
+    """The child's request: the root's settings, the chosen drift and the parent options."""
+    cfg = session.config
+    hook = cfg.process_revision_directives
+    assert hook is not None
+    if MIGRATIONS.load(ls, session) is None:
+        raise CommandFailed(NO_MIGRATIONS)
+    if not cfg.models or not cfg.database_url:
+        raise CommandFailed(
+            f"the {CONFIG_KEY} hook {hook} needs the models and the database: set models "
+            "and database_url in [tool.schema-lsp] or the editor's schemaLsp settings"
+        )
+    picked = picked_drifts(ls, session, parsed.drifts)
+    parent = ParentOptions.from_options(parsed.options)
+    include = cfg.include_schemas
+    return HookedRevisionRequest(
+        root=str(cfg.root),
+        hook=hook,
+        models=list(cfg.models),
+        database_url=cfg.database_url,
+        migrations=cfg.migrations,
+        compare_type=cfg.compare_type,
+        compare_server_default=cfg.compare_server_default,
+        include_schemas=include if isinstance(include, bool) else list(include),
+        exclude_tables=list(cfg.exclude_tables),
+        render_as_batch=cfg.render_as_batch,
+        message=parsed.message or (revision_message(picked) if picked else "empty message"),
+        head=parent.head,
+        merge=parent.merge,
+        splice=parent.splice,
+        version_path=str(cfg.root / parent.version_path) if parent.version_path else None,
+        selected=[[d.get(k) for k in DRIFT_KEY] for d in picked],
+        hook_time_limit=cfg.import_timeout,
+    )
+
+
+async def new_hooked_revision(
+    ls: SchemaLanguageServer, session: RootSession, parsed: CommandArgs
+) -> dict[str, Any]:
+    """A new revision shaped by the project's hook, made in a child process (the server
+    never imports the hook); the event loop keeps serving the editor meanwhile."""
+    request = hooked_request(ls, session, parsed)
+    cfg = session.config
+    try:
+        done = await run_hooked_revision(
+            request,
+            python=cfg.python,
+            time_limit=total_time_limit(request, cfg.import_timeout),
+        )
+    except HookedRevisionFailed as exc:
+        raise CommandFailed(str(exc)) from None
+    if not done.paths:
+        raise CommandFailed(
+            f"the {CONFIG_KEY} hook {request.hook} removed every change; no revision written"
+        )
+    path = Path(done.paths[0])
+    return {
+        "path": str(path),
+        "uri": path.absolute().as_uri(),
+        "revision": done.revisions[0],
+        "count": done.count,
+        "paths": done.paths,
     }
 
 
@@ -98,7 +231,7 @@ def preview_text(ls: SchemaLanguageServer, session: RootSession) -> dict[str, An
         drifts, include=include_destructive(ls, session)
     )
     try:
-        text = render_revision(
+        text = plan_revision(
             config,
             "preview",
             upgrades=upgrades,
@@ -106,7 +239,8 @@ def preview_text(ls: SchemaLanguageServer, session: RootSession) -> dict[str, An
             imports=imports,
             graph=graph,
             rev_id="preview",
-        )
+            option_names=server_option_names(),
+        ).text
     except Exception as exc:  # several heads, a broken graph, a template error
         text = f"# schema-lsp could not render the next revision:\n# {exc}\n"
     return {"text": text, "count": count}
@@ -171,13 +305,18 @@ def register(server: SchemaLanguageServer) -> None:
 
     @server.command(NEW_REVISION)
     async def new(ls: LanguageServer, *args: Any) -> dict[str, Any]:
-        """Arguments (any order): a file or folder URI, the message, the drift records."""
+        """Arguments (any order): a file or folder URI, the message, the drift records, and
+        ``{"head": ..., "merge": true, "splice": true, "version_path": ...}``."""
         srv = cast("SchemaLanguageServer", ls)
         parsed = parse_args(args)
         session = session_for(srv, parsed.uri)
         if session is None:
             raise CommandFailed("no schema-lsp project is open")
-        written = new_revision(srv, session, parsed.message, parsed.drifts)
+        if session.config.process_revision_directives:
+            written = await new_hooked_revision(srv, session, parsed)
+        else:
+            parent = ParentOptions.from_options(parsed.options)
+            written = new_revision(srv, session, parsed.message, parsed.drifts, parent)
         if supports_show_document(srv):
             try:
                 await srv.window_show_document_async(
