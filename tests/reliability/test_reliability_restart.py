@@ -119,7 +119,10 @@ async def test_the_database_server_stops_and_starts_again(
             case.recover_s = await probe.wait_for(lambda: healthy(probe), 60, "recovery")
             case.recovered = True
             assert any("reachable again" in m for m in shown(probe, types.MessageType.Info))
-            assert probe.statuses[-1]["state"] == "connected"
+            # A periodic check may be running by now: wait for it to end connected.
+            await probe.wait_for(
+                lambda: probe.statuses[-1]["state"] == "connected", 30, "a connected status"
+            )
             assert len(shown(probe, types.MessageType.Warning)) == 1
             case.note = f"while stopped: '{status['message'][:60]}'"
         assert case.survived

@@ -8,12 +8,15 @@ from __future__ import annotations
 
 import os
 import re
+import socket
+import threading
 from typing import Any
 
 from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import (
     ArgumentError,
+    DisconnectionError,
     InterfaceError,
     NoSuchModuleError,
     OperationalError,
@@ -27,6 +30,13 @@ from .statement_audit import attach, audit_path, record
 CONNECT_TIMEOUT = 5
 STATEMENT_TIMEOUT_MS = 20_000
 LOCK_TIMEOUT_MS = 3_000
+#: How long past the statement timeout the worker waits for an answer before it ends the
+#: connection itself: the database enforces the statement timeout only on a query it got.
+ANSWER_MARGIN_S = 1.0
+
+
+class NoAnswer(OperationalError):
+    """A statement whose answer never came (the network or the server held it)."""
 
 #: PostgreSQL's 'role "x" does not exist' is a login problem, not a missing database.
 _MISSING_ROLE = re.compile(r'\brole "[^"]*" does not exist')
@@ -94,9 +104,12 @@ def make_engine(url: str) -> Engine:
         # replaced (rebuilt database) or moved away.
         engine = create_engine(sa_url, connect_args=connect_args, poolclass=NullPool)
     else:
-        engine = create_engine(sa_url, connect_args=connect_args, pool_pre_ping=True)
+        # Pooled connections are pinged on checkout with a deadline (see below).
+        engine = create_engine(sa_url, connect_args=connect_args)
     attach(engine)
     audit = audit_path()
+    if backend != "sqlite":
+        _end_unanswered_statements(engine, audit)
     if backend in ("mysql", "mariadb"):
 
         @event.listens_for(engine, "connect")
@@ -134,6 +147,99 @@ def make_engine(url: str) -> Engine:
     return engine
 
 
+def _socket_fd(dbapi_conn: Any) -> int | None:
+    """The fd of a driver connection's socket (psycopg: ``fileno()``; PyMySQL: ``_sock``)."""
+    fileno = getattr(dbapi_conn, "fileno", None)
+    if callable(fileno):
+        try:
+            return int(fileno())
+        except Exception:
+            return None
+    sock = getattr(dbapi_conn, "_sock", None)
+    return sock.fileno() if isinstance(sock, socket.socket) else None
+
+
+def answer_deadline() -> float:
+    return STATEMENT_TIMEOUT_MS / 1000 + ANSWER_MARGIN_S
+
+
+class _Deadline:
+    """Shuts a socket down when a wait on it outlives ``seconds``, so the blocked read
+    returns (the driver then fails like on a dropped connection)."""
+
+    def __init__(self, fd: int, seconds: float) -> None:
+        self.fired = False
+        self._fd = fd
+        self._timer = threading.Timer(seconds, self._shut)
+        self._timer.daemon = True
+        self._timer.start()
+
+    def _shut(self) -> None:
+        self.fired = True
+        try:
+            with socket.socket(fileno=os.dup(self._fd)) as sock:
+                sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+
+    def cancel(self) -> None:
+        self._timer.cancel()
+
+
+def _end_unanswered_statements(engine: Engine, audit: str | None) -> None:
+    """Give every wait on the database a client-side deadline (the database enforces the
+    statement timeout only on a query it received): each statement, and the liveness ping
+    of a pooled connection (done here, not by ``pool_pre_ping``, which no event covers).
+    A statement past its deadline raises :class:`NoAnswer`; a ping past it, or failing,
+    makes the pool replace the connection."""
+    key = "schema_lsp_deadline"
+
+    def arm(conn: Any, *_: Any) -> None:
+        fd = _socket_fd(conn.connection.dbapi_connection)
+        if fd is not None:
+            conn.info[key] = _Deadline(fd, answer_deadline())
+
+    def disarm(conn: Any, *_: Any) -> _Deadline | None:
+        deadline: _Deadline | None = conn.info.pop(key, None)
+        if deadline is not None:
+            deadline.cancel()
+        return deadline
+
+    def on_error(context: Any) -> None:
+        deadline = disarm(context.connection) if context.connection is not None else None
+        if deadline is not None and deadline.fired:
+            raise NoAnswer(
+                context.statement,
+                None,
+                Exception(f"no answer within {answer_deadline():g} s; the connection was closed"),
+            ) from context.original_exception
+
+    def ping(dbapi_conn: Any, _record: Any, _proxy: Any) -> None:
+        fd = _socket_fd(dbapi_conn)
+        # A ping answers at once or not at all: it gets the connect timeout.
+        deadline = _Deadline(fd, CONNECT_TIMEOUT) if fd is not None else None
+        try:
+            if audit is not None:  # a raw cursor: SQLAlchemy's events do not see it
+                record(audit, "SELECT 1")
+            cursor = dbapi_conn.cursor()
+            try:
+                cursor.execute("SELECT 1")
+                cursor.fetchall()
+            finally:
+                cursor.close()
+            dbapi_conn.rollback()  # hand the connection over outside a transaction
+        except Exception as exc:
+            raise DisconnectionError(f"the pooled connection did not answer: {exc}") from exc
+        finally:
+            if deadline is not None:
+                deadline.cancel()
+
+    event.listen(engine, "before_cursor_execute", arm)
+    event.listen(engine, "after_cursor_execute", disarm)
+    event.listen(engine, "handle_error", on_error)
+    event.listen(engine.pool, "checkout", ping)
+
+
 def classify(exc: BaseException, url: str) -> DbFailure:
     """A :class:`DbFailure` saying what went wrong and how to fix it, without secrets."""
     where = masked(url)
@@ -144,6 +250,13 @@ def classify(exc: BaseException, url: str) -> DbFailure:
             "error",
             "database_url is not a valid SQLAlchemy URL. "
             "Write it like postgresql+psycopg://user@host/dbname.",
+        )
+    if isinstance(exc, NoAnswer):
+        return DbFailure(
+            "timeout",
+            f"The database at {where} did not answer a catalog query "
+            f"({scrub(str(exc.orig), url)}): a network device or the server may be holding "
+            "it. Check the connection to the server; schema-lsp keeps retrying.",
         )
     raw = scrub(str(getattr(exc, "orig", None) or exc), url).strip().splitlines()
     detail = raw[0] if raw else type(exc).__name__
