@@ -127,17 +127,26 @@ class SchemaLanguageServer(LanguageServer):
                     '"${DATABASE_URL}") or sqlalchemy.url in alembic.ini.',
                 )
         except ConfigError as exc:
-            await self.drop_root(root_uri)
+            # A half-typed pyproject.toml must not wipe the diagnostics: a running root keeps
+            # checking with its last good configuration until the file is fixed.
+            running = self.sessions.get(root_uri)
             message = f"schema-lsp configuration error: {exc}"
+            if running is not None:
+                message += " Checks go on with the last good configuration."
             if self.shown_errors.get(root_uri) != message:
                 self.shown_errors[root_uri] = message
                 self.client.show(types.MessageType.Error, message)
             logger.error("%s", message)
             self.client.status(
-                {"state": "error", "driftCount": 0, "message": str(exc), "root": root_uri}
+                {
+                    "state": "error",
+                    "driftCount": running.drift_count if running else 0,
+                    "message": str(exc),
+                    "root": root_uri,
+                }
             )
             return
-        self.shown_errors.pop(root_uri, None)
+        recovered = self.shown_errors.pop(root_uri, None) is not None
         if not config.models:
             logger.info("no models configured for %s; schema-lsp stays idle there", root)
             await self.drop_root(root_uri)
@@ -150,6 +159,8 @@ class SchemaLanguageServer(LanguageServer):
             session.start()
         elif session.config != config:
             await session.reconfigure(config)
+        elif recovered:
+            session.scheduler.trigger("configuration fixed", delay=0)  # replaces the error status
 
     async def drop_root(self, root_uri: str) -> None:
         session = self.sessions.pop(root_uri, None)

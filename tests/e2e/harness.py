@@ -103,6 +103,16 @@ class Session:
         )
 
 
+def record_statuses(session: Session) -> None:
+    """Keep every ``schemaLsp/status`` notification in ``session.statuses``."""
+
+    @session.client.feature(STATUS)
+    def on_status(params: Any) -> None:
+        keys = ("state", "driftCount", "message", "root")
+        data = params if isinstance(params, dict) else {k: getattr(params, k, None) for k in keys}
+        session.statuses.append(data)
+
+
 @asynccontextmanager
 async def lsp_session(
     root: Path,
@@ -115,12 +125,7 @@ async def lsp_session(
     """Start ``python -m schema_lsp.server`` on ``root`` and shut it down afterwards."""
     client = make_test_lsp_client()
     session = Session(client, root)
-
-    @client.feature(STATUS)
-    def on_status(params: Any) -> None:
-        keys = ("state", "driftCount", "message", "root")
-        data = params if isinstance(params, dict) else {k: getattr(params, k, None) for k in keys}
-        session.statuses.append(data)
+    record_statuses(session)
 
     @client.feature(types.CLIENT_REGISTER_CAPABILITY)
     def on_register(params: types.RegistrationParams) -> None:

@@ -170,6 +170,13 @@ def test_invalid_toml_points_at_the_file(tmp_path: Path) -> None:
     assert str(tmp_path / "pyproject.toml") in str(info.value)
 
 
+def test_invalid_toml_names_the_line(tmp_path: Path) -> None:
+    write(tmp_path, "pyproject.toml", '[tool.schema-lsp]\nmodels = ["a.b:Base"]\nseverity = {\n')
+    with pytest.raises(ConfigError) as info:
+        resolve_config(tmp_path, {}, env={})
+    assert "line 3" in str(info.value) and "not valid TOML" in str(info.value)
+
+
 def test_severity_per_kind_with_default(tmp_path: Path) -> None:
     cfg = resolve_config(tmp_path, {"severity": {"add_column": "Error", "default": "hint"}}, env={})
     assert cfg.severity_for("add_column") == "error"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from lsprotocol import types
@@ -23,8 +24,9 @@ async def file_event(ls: SchemaLanguageServer, uri: str, reason: str, *, changed
     path = to_fs_path(uri) or ""
     if is_config_file(path):
         for root_uri in ls.root_uris():
-            root = to_fs_path(root_uri) or ""
-            if path.startswith(root):
+            root = to_fs_path(root_uri)
+            # A root's own config files only: /x/app-2/pyproject.toml is not /x/app's.
+            if root and Path(path).is_relative_to(root):
                 await ls.configure_root(root_uri)
         return
     if session is None:
