@@ -240,7 +240,14 @@ def _constraint_data(table: Table) -> list[dict[str, Any]]:
                 "from_column": bool(getattr(constraint, "_column_flag", False)),
             }
         )
+    # ``table.indexes`` and ``table.constraints`` are sets, iterated in an order that
+    # changes with every import: sorted, equal tables give equal hints (sent once).
+    out.sort(key=_constraint_order)
     return out
+
+
+def _constraint_order(data: dict[str, Any]) -> tuple[str, str, list[str]]:
+    return (data["kind"], data["name"] or "", data["columns"])
 
 
 def _name(name: object) -> str | None:

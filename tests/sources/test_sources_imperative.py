@@ -138,3 +138,27 @@ def test_registry_target_and_bad_target(tmp_path: Path) -> None:
         assert [h.name for h in by_base] == ["orders"]
     with pytest.raises(TypeError):
         collect_hints(object)
+
+
+def test_hints_of_equal_tables_are_equal_whatever_the_set_order() -> None:
+    """``table.constraints`` is a set: its order changes with every import, and the worker
+    sends a table's hints again whenever they differ from the last ones."""
+    import sqlalchemy as sa
+
+    from schema_lsp.sources.hints import collect_hint_data
+
+    def build() -> sa.MetaData:
+        metadata = sa.MetaData()
+        columns = [sa.Column(f"c{i}", sa.Integer) for i in range(8)]
+        sa.Table(
+            "t",
+            metadata,
+            sa.Column("id", sa.Integer, primary_key=True),
+            *columns,
+            *[sa.UniqueConstraint(f"c{i}", name=f"uq_{i}") for i in range(8)],
+            *[sa.Index(f"ix_{i}", f"c{i}") for i in range(8)],
+        )
+        return metadata
+
+    first, second = build(), build()
+    assert collect_hint_data(first) == collect_hint_data(second)
