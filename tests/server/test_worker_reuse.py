@@ -168,3 +168,19 @@ def test_table_cache_changes_restore_the_entries_they_were_taken_from() -> None:
     assert [row[0] for row in data["ops"]] == ["AddX"]
     assert entries_from_data(data, before) == after
     assert entries_from_data(entries_to_data(after), None) == after
+
+
+def test_a_cold_comparison_takes_signatures_only_when_its_entries_are_used(
+    reflected: tuple[Any, Any],
+) -> None:
+    """With nothing to reuse, signatures serve only the next check: the child answers
+    first and reads ``entries`` (which takes them) afterwards."""
+    schema, dialect = reflected
+    metadata = models()
+    cold = compare_with_reuse(schema, [metadata], dialect=dialect, opts=OPTS, previous=NONE)
+    assert set(cold.unsigned) == {(None, "a"), (None, "b"), (None, "c")}
+    assert {sig for sig, _ in cold.taken.tables.values()} == {""}
+    signed = {key: sig for key, (sig, _) in cold.entries.tables.items()}
+    assert signed == {key: table_signature(metadata.tables[key[1]]) for key in signed}
+    warm = compare_with_reuse(schema, [models()], dialect=dialect, opts=OPTS, previous=cold.entries)
+    assert not warm.unsigned and warm.reused == 3 and warm.drifts == cold.drifts

@@ -9,6 +9,7 @@ an exception is reported here, a loop or crash through the faulthandler dump in 
 from __future__ import annotations
 
 import faulthandler
+import json
 import os
 import sys
 import time
@@ -34,7 +35,8 @@ from .protocol import (
 from .reuse import compare_with_reuse
 from .table_cache import Entries, entries_to_data
 
-#: Key of the result line that carries the per-table comparison cache to the warm parent.
+#: Key of the line after an OK result that carries the per-table comparison cache to the
+#: warm parent: sent after the result, so the parent answers the server first.
 TABLE_CACHE_FIELD = "table_cache"
 #: Key set on a result line whose hints leave out (None) entries equal to the parent's
 #: last sent ones: most of a large result, and unchanged after most edits.
@@ -56,9 +58,9 @@ def run_child(
     sent_hints: list[dict[str, Any]] | None = None,
 ) -> NoReturn:
     """Import, compare (reusing ``previous`` per-table results where the model is unchanged),
-    send the result and exit. The OK result line also carries ``TABLE_CACHE_FIELD`` (the
-    entries that differ from ``previous``) and leaves out hints equal to ``sent_hints``
-    (``HINTS_REPEATED_FIELD``), for the warm parent, which restores both."""
+    send the result and exit. The OK result line leaves out hints equal to ``sent_hints``
+    (``HINTS_REPEATED_FIELD``) and is followed by a ``TABLE_CACHE_FIELD`` line (the
+    entries that differ from ``previous``), for the warm parent, which restores both."""
     real_exit = os._exit
     started = time.perf_counter()
 
@@ -134,7 +136,7 @@ def run_child(
         # In this process, after comparing: a grandchild in parallel cost more in
         # copy-on-write faults (both touch every model object) than the hints take.
         hints = collect_hints([obj for _, obj in targets], skip_modules=before)
-        extra: dict[str, Any] = {TABLE_CACHE_FIELD: entries_to_data(comparison.entries, previous)}
+        extra: dict[str, Any] = {}
         if sent_hints:
             hints = repeats_left_out(hints, sent_hints)
             extra[HINTS_REPEATED_FIELD] = True
@@ -156,6 +158,8 @@ def run_child(
             ),
             **extra,
         )
+        cache = entries_to_data(comparison.entries, previous)
+        write_all(result_fd, (json.dumps({TABLE_CACHE_FIELD: cache}) + "\n").encode())
         real_exit(0)
     except BaseException as exc:
         try:

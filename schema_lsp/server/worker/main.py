@@ -42,7 +42,7 @@ from .protocol import (
     repeats_left_out,
     write_all,
 )
-from .table_cache import TableCache, entries_from_data
+from .table_cache import Entries, TableCache, entries_from_data
 
 #: Time a child may take beyond the import time limit (comparison, hints) before it is killed.
 COMPARE_ALLOWANCE = 60.0
@@ -112,6 +112,8 @@ class WarmState:
     null_rows: NullRowCounts = field(default_factory=NullRowCounts)
     #: The generation whose database summary the server has (sent once per reflection).
     summary_sent: int = -1
+    #: The last OK child, still to send its table cache (``collect_table_cache``).
+    following: Following | None = None
 
     def send(self, result: CheckResult) -> None:
         write_all(self.out_fd, (result.to_json() + "\n").encode())
@@ -232,6 +234,7 @@ class WarmState:
         """Run one check; returns a request line that interrupted it, if any."""
         from .database import classify
 
+        self.collect_table_cache()  # normally done already, right after the last answer
         self.timings = {}
         received = time.perf_counter()
         key = json.dumps([req.root, req.models, req.opts, req.include_schemas, req.exclude_tables])
@@ -279,6 +282,7 @@ class WarmState:
                 result.status if result.status not in (CANCELLED, INTERNAL_ERROR) else None
             )
             self.send(result)
+            self.collect_table_cache()
             self.compile_model_files()
         return interrupt
 
@@ -392,64 +396,31 @@ class WarmState:
     ) -> tuple[str | None, CheckResult | None, bool]:
         """Run the check in a forked child (``child``, when already started); per-table
         results of ``scope`` are reused. Also returns whether the child left out the hints
-        equal to ``sent_hints`` (see ``hints_delta``)."""
-        from .child import HINTS_REPEATED_FIELD, TABLE_CACHE_FIELD
+        equal to ``sent_hints`` (see ``hints_delta``). After an OK answer the child is left
+        to send its table cache, collected by ``collect_table_cache`` once the answer is out."""
         from .failures import frames_from_faulthandler, locate_failure
 
         if child is None:
             child = self.fork_child(req, reader, scope)
-        pid, result_r, trace, t0 = child.pid, child.result_r, child.trace, child.started
         deadline = time.monotonic() + req.import_timeout + COMPARE_ALLOWANCE
-        chunks: list[bytes] = []
-        interrupt: str | None = None
-        killed_for_time = False
-        try:
-            while True:
-                if reader.has_line():
-                    interrupt = reader.read_line()
-                    break
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    killed_for_time = True
-                    break
-                ready, _, _ = select.select([result_r, reader.fd], [], [], remaining)
-                if reader.fd in ready:
-                    reader.fill()
-                    if reader.eof:
-                        interrupt = None
-                        break
-                if result_r in ready:
-                    chunk = os.read(result_r, 1 << 20)
-                    if not chunk:
-                        break
-                    chunks.append(chunk)
-        finally:
-            os.close(result_r)
-        if interrupt is not None or killed_for_time or reader.eof:
-            _kill(pid)
-        _, status = os.waitpid(pid, 0)
-        self.timings["child_ms"] = (time.perf_counter() - t0) * 1000
+        interrupt, killed_for_time, head, rest = self.wait_for_answer(child, reader, deadline)
+        self.timings["child_ms"] = (time.perf_counter() - child.started) * 1000
         if interrupt is not None or reader.eof:
-            trace.close()
+            self.end_child(child, kill=True)
             return interrupt, CheckResult(id=req.id, status=CANCELLED), False
-        text = b"".join(chunks).decode(errors="replace").strip()
-        trace.seek(0)
-        dump = trace.read().decode(errors="replace")
-        trace.close()
-        if text:
-            try:
-                data = json.loads(text.splitlines()[0])
-                data.setdefault("timings", {}).update(self.timings)
-                cached = data.pop(TABLE_CACHE_FIELD, None)
-                repeated = bool(data.pop(HINTS_REPEATED_FIELD, False))
-                result = CheckResult.from_dict(data)
-            except (json.JSONDecodeError, TypeError, KeyError):
-                pass
-            else:
-                if result.status == OK and cached is not None:
-                    since = self.table_cache.for_scope(scope)
-                    self.table_cache.store(scope, entries_from_data(cached, since))
+        if head is not None:
+            result, repeated = self.parse_answer(head)
+            if result is not None:
+                if result.status == OK:
+                    previous = self.table_cache.for_scope(scope)  # what the child was handed
+                    self.following = Following(child, scope, rest, deadline, previous)
+                else:
+                    self.end_child(child)
                 return None, result, repeated
+        status = self.end_child(child, kill=killed_for_time, keep_trace=True)
+        child.trace.seek(0)
+        dump = child.trace.read().decode(errors="replace")
+        child.trace.close()
         frames = frames_from_faulthandler(dump)
         if killed_for_time or dump.startswith("Timeout"):
             message = (
@@ -477,6 +448,102 @@ class WarmState:
             ),
             False,
         )
+
+    @staticmethod
+    def wait_for_answer(
+        child: Forked, reader: LineReader, deadline: float
+    ) -> tuple[str | None, bool, bytes | None, bytes]:
+        """Read the child's first line: (interrupting request, out of time, the line or None
+        when the child ended without one, what came after it)."""
+        buffer = b""
+        while True:
+            if reader.has_line():
+                return reader.read_line(), False, None, buffer
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return None, True, None, buffer
+            ready, _, _ = select.select([child.result_r, reader.fd], [], [], remaining)
+            if reader.fd in ready:
+                reader.fill()
+                if reader.eof:
+                    return None, False, None, buffer
+            if child.result_r in ready:
+                chunk = os.read(child.result_r, 1 << 20)
+                if not chunk:
+                    head, _, rest = buffer.partition(b"\n")
+                    return None, False, (head if head.strip() else None), rest
+                buffer += chunk
+                if b"\n" in chunk:
+                    head, _, rest = buffer.partition(b"\n")
+                    return None, False, head, rest
+
+    def parse_answer(self, line: bytes) -> tuple[CheckResult | None, bool]:
+        """The child's result line (None when it is not one) and its hints-left-out flag."""
+        from .child import HINTS_REPEATED_FIELD
+
+        try:
+            data = json.loads(line.decode(errors="replace"))
+            data.setdefault("timings", {}).update(self.timings)
+            repeated = bool(data.pop(HINTS_REPEATED_FIELD, False))
+            return CheckResult.from_dict(data), repeated
+        except (json.JSONDecodeError, TypeError, KeyError, AttributeError):
+            return None, False
+
+    @staticmethod
+    def end_child(child: Forked, *, kill: bool = False, keep_trace: bool = False) -> int:
+        """Close the child's pipe and reap it; returns its wait status."""
+        if kill:
+            _kill(child.pid)
+        os.close(child.result_r)
+        _, status = os.waitpid(child.pid, 0)
+        if not keep_trace:
+            child.trace.close()
+        return status
+
+    def collect_table_cache(self) -> None:
+        """Store the table cache the last OK child sends after its answer (the signatures of
+        a cold check are taken only then). A child that sends none leaves the cache empty:
+        the next check compares every table, never reuses a stale entry."""
+        from .child import TABLE_CACHE_FIELD
+
+        following, self.following = self.following, None
+        if following is None:
+            return
+        child, buffer = following.child, following.rest
+        out_of_time = False
+        while True:
+            remaining = following.deadline - time.monotonic()
+            if remaining <= 0:
+                out_of_time = True
+                break
+            ready, _, _ = select.select([child.result_r], [], [], remaining)
+            if not ready:
+                continue
+            chunk = os.read(child.result_r, 1 << 20)
+            if not chunk:
+                break
+            buffer += chunk
+        self.end_child(child, kill=out_of_time)
+        self.table_cache.clear()
+        for line in buffer.splitlines():
+            try:
+                cached = json.loads(line).get(TABLE_CACHE_FIELD)
+            except (json.JSONDecodeError, AttributeError):
+                continue
+            if isinstance(cached, dict):
+                since = following.previous
+                self.table_cache.store(following.scope, entries_from_data(cached, since))
+
+
+@dataclass(frozen=True)
+class Following:
+    """A child that answered OK and is still to send its table cache."""
+
+    child: Forked
+    scope: str
+    rest: bytes
+    deadline: float
+    previous: Entries | None = None
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,8 @@ come from constants, mixins, naming conventions or referenced columns are alread
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 from sqlalchemy import (
@@ -49,9 +50,24 @@ class Comparison:
     """Drift records of a check, the entries for the next one, and what was reused."""
 
     drifts: list[dict[str, Any]]
-    entries: Entries
+    taken: Entries
     compared: int
     reused: int
+    #: Tables whose signature is still to be taken: with nothing to reuse (a cold check)
+    #: the signatures serve only the next check, so they are taken on first use of
+    #: ``entries``, which the child reads after it has answered.
+    unsigned: Mapping[TableKey, Table] = field(default_factory=dict)
+
+    @cached_property
+    def entries(self) -> Entries:
+        """The entries for the next check, every signature taken."""
+        if not self.unsigned:
+            return self.taken
+        tables = {
+            key: (table_signature(self.unsigned[key]), entry[1]) if key in self.unsigned else entry
+            for key, entry in self.taken.tables.items()
+        }
+        return Entries(tables, self.taken.ops)
 
 
 def plugins_registered(dialect: Dialect) -> bool:
@@ -83,7 +99,11 @@ def compare_with_reuse(
     reuse_allowed = not plugins_registered(dialect)
     batch: bool | None = opts.get("render_as_batch")
     before = previous.tables if reuse_allowed else {}
-    signatures = {key: table_signature(table) for key, table in existing.items()}
+    # Nothing to reuse: signatures only serve the next check, taken after answering.
+    deferred = reuse_allowed and not before
+    signatures = {
+        key: "" if deferred else table_signature(table) for key, table in existing.items()
+    }
     reused = {key for key, sig in signatures.items() if key in before and before[key][0] == sig}
     run_opts = with_skipped(opts, reused, default_schema) if reused else opts
     upgrade = compare_reflected(reflected, list(metadatas), dialect=dialect, opts=run_opts)
@@ -110,7 +130,13 @@ def compare_with_reuse(
         records = before[key][1] if key in reused else _records(fresh.get(key, []), dialect, batch)
         tables[key] = (signatures[key], records)
         drifts.extend(records)
-    return Comparison(drifts, Entries(tables, op_entries), len(existing) - len(reused), len(reused))
+    return Comparison(
+        drifts,
+        Entries(tables, op_entries),
+        len(existing) - len(reused),
+        len(reused),
+        existing if deferred else {},
+    )
 
 
 def _records(
