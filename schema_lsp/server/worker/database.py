@@ -38,6 +38,7 @@ ANSWER_MARGIN_S = 1.0
 class NoAnswer(OperationalError):
     """A statement whose answer never came (the network or the server held it)."""
 
+
 #: PostgreSQL's 'role "x" does not exist' is a login problem, not a missing database.
 _MISSING_ROLE = re.compile(r'\brole "[^"]*" does not exist')
 _MISSING_DATABASE = re.compile(r'\bdatabase "[^"]*" does not exist')
