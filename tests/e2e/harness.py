@@ -103,6 +103,24 @@ class Session:
         )
 
 
+def run_alembic(root: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """Alembic's own command line on ``root`` (the runtime our migrations must satisfy)."""
+    return subprocess.run(
+        [sys.executable, "-c", "from alembic.config import main; main()", *args],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def alembic(root: Path, *args: str) -> str:
+    """Run Alembic, expect success; its output."""
+    done = run_alembic(root, *args)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return done.stdout + done.stderr
+
+
 def record_statuses(session: Session) -> None:
     """Keep every ``schemaLsp/status`` notification in ``session.statuses``."""
 

@@ -8,15 +8,13 @@ didSave) for open documents. Every migration the server writes is then run by Al
 from __future__ import annotations
 
 import sqlite3
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any, Union
 
 import harness
 import pytest
 from conftest import migrate
-from harness import Session, apply_text_edits, lsp_session
+from harness import Session, alembic, apply_text_edits, lsp_session
 from lsprotocol import types
 from pytest_lsp import client_capabilities
 from sqlalchemy.engine import URL
@@ -25,18 +23,6 @@ MODELS = "shop/models.py"
 VERSIONS = "migrations/versions"
 FAST = {"checkInterval": 0.5}
 DESTRUCTIVE = {"remove_column", "modify_nullable"}  # orders.note, users.name in the example
-
-
-def alembic(root: Path, *args: str) -> str:
-    done = subprocess.run(
-        [sys.executable, "-c", "from alembic.config import main; main()", *args],
-        cwd=root,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert done.returncode == 0, done.stderr[-3000:]
-    return done.stdout + done.stderr
 
 
 

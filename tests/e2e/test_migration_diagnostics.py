@@ -8,12 +8,10 @@ its line. Alembic then confirms the server was right.
 from __future__ import annotations
 
 import sqlite3
-import subprocess
-import sys
 from pathlib import Path
 
 import harness
-from harness import lsp_session
+from harness import lsp_session, run_alembic
 from lsprotocol import types
 
 MODELS = "shop/models.py"
@@ -48,13 +46,7 @@ def downgrade():
 
 
 def alembic_fails(root: Path, *args: str) -> str:
-    done = subprocess.run(
-        [sys.executable, "-c", "from alembic.config import main; main()", *args],
-        cwd=root,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    done = run_alembic(root, *args)
     assert done.returncode != 0, done.stdout
     return done.stderr
 

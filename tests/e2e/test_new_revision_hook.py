@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import re
 import sqlite3
-import subprocess
 import sys
 from pathlib import Path
 from typing import Any
@@ -19,7 +18,7 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 from conftest import migrate
-from harness import Session, lsp_session
+from harness import Session, alembic, lsp_session
 from lsprotocol import types
 from sqlalchemy.engine import URL
 
@@ -73,18 +72,6 @@ def spin(context, revision, directives):
     while True:
         pass
 """
-
-
-def alembic(root: Path, *args: str) -> str:
-    done = subprocess.run(
-        [sys.executable, "-c", "from alembic.config import main; main()", *args],
-        cwd=root,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert done.returncode == 0, done.stderr[-3000:]
-    return done.stdout + done.stderr
 
 
 def revision_files(root: Path) -> set[str]:
