@@ -7,12 +7,14 @@ for debugging), logs to the client and optionally to ``--log-file``, never to st
 from __future__ import annotations
 
 import argparse
+import asyncio
 import contextlib
 import logging
 import sys
 import uuid
+from collections.abc import Awaitable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from lsprotocol import types
 from pygls.lsp.server import LanguageServer
@@ -23,9 +25,29 @@ from schema_lsp import __version__
 from .config import SECTION, ConfigError, normalize_settings, resolve_config
 from .session import STATUS_METHOD, RootSession, delayed_progress
 
+T = TypeVar("T")
+
 logger = logging.getLogger("schema_lsp")
 
 COMMAND_CHECK = "schemaLsp.check"
+
+
+async def client_request(request: Awaitable[T]) -> T:
+    """Await a request to the client without letting a cancellation reach it.
+
+    A check is cancelled when a newer one starts; were its pending request's future
+    cancelled too, pygls would fail on the client's late answer ("Error in server:
+    CANCELLED") and show that to the user. Shielded, the answer lands in a live future
+    that nobody reads any more.
+    """
+    pending = asyncio.ensure_future(request)
+    pending.add_done_callback(_consume)
+    return await asyncio.shield(pending)
+
+
+def _consume(future: asyncio.Future[Any]) -> None:
+    if not future.cancelled():
+        future.exception()  # retrieved: no "exception was never retrieved" for late failures
 
 
 class LspClient:
@@ -53,7 +75,7 @@ class LspClient:
 
         async def begin() -> str:
             token = f"schema-lsp-{uuid.uuid4()}"
-            await progress.create_async(token)
+            await client_request(progress.create_async(token))
             progress.begin(token, types.WorkDoneProgressBegin(title=title, cancellable=False))
             return token
 
@@ -101,9 +123,11 @@ class SchemaLanguageServer(LanguageServer):
         workspace = self.client_capabilities.workspace
         if workspace and workspace.configuration:
             try:
-                result = await self.workspace_configuration_async(
-                    types.ConfigurationParams(
-                        items=[types.ConfigurationItem(scope_uri=root_uri, section=SECTION)]
+                result = await client_request(
+                    self.workspace_configuration_async(
+                        types.ConfigurationParams(
+                            items=[types.ConfigurationItem(scope_uri=root_uri, section=SECTION)]
+                        )
                     )
                 )
             except Exception as exc:

@@ -5,12 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from harness import copy_example, migrate  # noqa: F401 (tests import it from here)
+from harness import copy_example
 
 
 @pytest.fixture
 def shop(tmp_path: Path) -> Path:
     """The example project on its bundled (drifted) SQLite database."""
     return copy_example(tmp_path)
-
-

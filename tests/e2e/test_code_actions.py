@@ -13,8 +13,7 @@ from typing import Any, Union
 
 import harness
 import pytest
-from conftest import migrate
-from harness import Session, alembic, apply_text_edits, lsp_session
+from harness import Session, alembic, apply_text_edits, lsp_session, migrate
 from lsprotocol import types
 from pytest_lsp import client_capabilities
 from sqlalchemy.engine import URL
@@ -23,8 +22,6 @@ MODELS = "shop/models.py"
 VERSIONS = "migrations/versions"
 FAST = {"checkInterval": 0.5}
 DESTRUCTIVE = {"remove_column", "modify_nullable"}  # orders.note, users.name in the example
-
-
 
 
 class Editor:

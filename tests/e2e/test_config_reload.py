@@ -16,8 +16,7 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from conftest import migrate
-from harness import Session, lsp_session
+from harness import Session, lsp_session, migrate
 from lsprotocol import types
 from sqlalchemy.engine import URL
 

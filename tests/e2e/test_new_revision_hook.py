@@ -17,8 +17,7 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
-from conftest import migrate
-from harness import Session, alembic, lsp_session
+from harness import Session, alembic, lsp_session, migrate
 from lsprotocol import types
 from sqlalchemy.engine import URL
 

@@ -87,8 +87,10 @@ async def connect(port: int, process: asyncio.subprocess.Process) -> RawClient:
 
 
 def has_drift(params: Any) -> bool:
-    return bool(params) and params["uri"].endswith(MODELS) and any(
-        d.get("code") == "add_table" for d in params["diagnostics"]
+    return (
+        bool(params)
+        and params["uri"].endswith(MODELS)
+        and any(d.get("code") == "add_table" for d in params["diagnostics"])
     )
 
 
@@ -96,17 +98,32 @@ async def test_serve_over_tcp_checks_a_project(shop: Path, tmp_path: Path) -> No
     port = free_port()
     log = tmp_path / "server.log"
     process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "schema_lsp", "serve", "--tcp", f"127.0.0.1:{port}",
-        "--log-file", str(log), cwd=shop, env={**os.environ, "PYTHONPATH": str(REPO)},
-        stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.DEVNULL,
+        sys.executable,
+        "-m",
+        "schema_lsp",
+        "serve",
+        "--tcp",
+        f"127.0.0.1:{port}",
+        "--log-file",
+        str(log),
+        cwd=shop,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+        stdin=asyncio.subprocess.DEVNULL,
+        stdout=asyncio.subprocess.DEVNULL,
         stderr=asyncio.subprocess.PIPE,
     )
     try:
         client = await connect(port, process)
-        init = await client.request(1, "initialize", {
-            "processId": None, "rootUri": shop.as_uri(), "capabilities": {},
-            "workspaceFolders": [{"uri": shop.as_uri(), "name": shop.name}],
-        })
+        init = await client.request(
+            1,
+            "initialize",
+            {
+                "processId": None,
+                "rootUri": shop.as_uri(),
+                "capabilities": {},
+                "workspaceFolders": [{"uri": shop.as_uri(), "name": shop.name}],
+            },
+        )
         assert init["result"]["serverInfo"]["name"] == "schema-lsp"
         client.send({"method": "initialized", "params": {}})
         await client.notification("textDocument/publishDiagnostics", has_drift)
@@ -127,9 +144,16 @@ async def test_serve_over_tcp_checks_a_project(shop: Path, tmp_path: Path) -> No
 
 async def test_serve_explains_a_bad_tcp_address(tmp_path: Path) -> None:
     process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "schema_lsp", "serve", "--tcp", "localhost",
-        env={**os.environ, "PYTHONPATH": str(REPO)}, stdin=asyncio.subprocess.DEVNULL,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        sys.executable,
+        "-m",
+        "schema_lsp",
+        "serve",
+        "--tcp",
+        "localhost",
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+        stdin=asyncio.subprocess.DEVNULL,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
     )
     out, err = await asyncio.wait_for(process.communicate(), 30)
     assert process.returncode == 2
@@ -145,9 +169,16 @@ async def test_serve_explains_a_busy_port() -> None:
         busy.listen()
         port = busy.getsockname()[1]
         process = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "schema_lsp", "serve", "--tcp", f"127.0.0.1:{port}",
-            env={**os.environ, "PYTHONPATH": str(REPO)}, stdin=asyncio.subprocess.DEVNULL,
-            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+            sys.executable,
+            "-m",
+            "schema_lsp",
+            "serve",
+            "--tcp",
+            f"127.0.0.1:{port}",
+            env={**os.environ, "PYTHONPATH": str(REPO)},
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
         )
         _, err = await asyncio.wait_for(process.communicate(), 30)
     (line,) = err.decode().strip().splitlines()

@@ -25,16 +25,10 @@ MODELS, MODEL_TEXT = APP_MODELS, APP_MODEL_TEXT
 
 
 @pytest.fixture
-def project(tmp_path: Path, engine: Engine) -> Path:
-    root = tmp_path / "pgproject"
-    root.mkdir()
-    (root / MODELS).write_text(MODEL_TEXT, encoding="utf-8")
-    (root / "pyproject.toml").write_text(
-        '[tool.schema-lsp]\nmodels = ["app_models:metadata"]\n', encoding="utf-8"
-    )
+def project(app_project: Path, engine: Engine) -> Path:
     with engine.begin() as conn:
         conn.exec_driver_sql("CREATE TABLE items (id serial PRIMARY KEY, name varchar(50))")
-    return root
+    return app_project
 
 
 @pytest.fixture

@@ -65,14 +65,8 @@ def app_url(server: Private, **kw: str) -> URL:
 
 
 @pytest.fixture
-def project(tmp_path: Path) -> Path:
-    root = tmp_path / "private-db-project"
-    root.mkdir()
-    (root / MODELS).write_text(MODEL_TEXT, encoding="utf-8")
-    (root / "pyproject.toml").write_text(
-        '[tool.schema-lsp]\nmodels = ["app_models:metadata"]\n', encoding="utf-8"
-    )
-    return root
+def project(app_project: Path) -> Path:
+    return app_project
 
 
 def settings(url: URL) -> dict[str, object]:

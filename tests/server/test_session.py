@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from pathlib import Path
 from typing import Any
@@ -198,3 +199,20 @@ def test_stale_diagnostics_are_kept_inside_a_file_that_got_shorter(setup: Any) -
     models.unlink()
     session.apply(CheckResult(id=3, status=DB_ERROR, db_failure=DbFailure("timeout", "slow")))
     assert client.published[models.as_uri()] == []
+
+
+async def test_a_cancelled_check_leaves_its_pending_client_request_answerable() -> None:
+    """pygls sets the client's late answer on the request's future: had the cancellation
+    of a superseded check reached that future, pygls would fail ("Error in server:
+    CANCELLED") and show it to the user."""
+    from schema_lsp.server.server import client_request
+
+    answer: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+    waiting = asyncio.create_task(client_request(answer))
+    await asyncio.sleep(0)
+    waiting.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await waiting
+    assert not answer.cancelled()
+    answer.set_result("late answer")  # what pygls does when the client answers
+    assert await answer == "late answer"
