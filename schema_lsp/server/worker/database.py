@@ -6,10 +6,12 @@ makes a check fail fast instead of hanging; every message is free of passwords.
 
 from __future__ import annotations
 
+import heapq
 import os
 import re
 import socket
 import threading
+import time
 from typing import Any
 
 from sqlalchemy import create_engine, event
@@ -170,12 +172,13 @@ class _Deadline:
 
     def __init__(self, fd: int, seconds: float) -> None:
         self.fired = False
+        self.cancelled = False
         self._fd = fd
-        self._timer = threading.Timer(seconds, self._shut)
-        self._timer.daemon = True
-        self._timer.start()
+        _WATCHDOG.watch(self, time.monotonic() + seconds)
 
-    def _shut(self) -> None:
+    def shut(self) -> None:
+        if self.cancelled:  # answered while the watchdog woke up
+            return
         self.fired = True
         try:
             with socket.socket(fileno=os.dup(self._fd)) as sock:
@@ -184,7 +187,48 @@ class _Deadline:
             pass
 
     def cancel(self) -> None:
-        self._timer.cancel()
+        self.cancelled = True
+
+
+class _Watchdog:
+    """One thread for every deadline (a thread per statement cost more than the statement
+    on a small catalog). Started on first use, in the warm worker only."""
+
+    def __init__(self) -> None:
+        self._due: list[tuple[float, int, _Deadline]] = []
+        self._wake = threading.Condition()
+        self._thread: threading.Thread | None = None
+        self._count = 0
+
+    def watch(self, deadline: _Deadline, at: float) -> None:
+        with self._wake:
+            self._count += 1
+            heapq.heappush(self._due, (at, self._count, deadline))
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(
+                    target=self._run, name="schema-lsp-deadlines", daemon=True
+                )
+                self._thread.start()
+            self._wake.notify()
+
+    def _run(self) -> None:
+        while True:
+            with self._wake:
+                while self._due and self._due[0][2].cancelled:
+                    heapq.heappop(self._due)
+                if not self._due:
+                    self._wake.wait()
+                    continue
+                at, _, deadline = self._due[0]
+                wait = at - time.monotonic()
+                if wait > 0:
+                    self._wake.wait(wait)
+                    continue
+                heapq.heappop(self._due)
+            deadline.shut()
+
+
+_WATCHDOG = _Watchdog()
 
 
 def _end_unanswered_statements(engine: Engine, audit: str | None) -> None:
