@@ -84,6 +84,9 @@ class Result:
     engine_ms: float
     server_cpu_ms: float
     worker_cpu_ms: float
+    #: The model file alone, executed in this process (median): the floor of a save, and
+    #: how fast this shared machine runs Python right now.
+    models_exec_ms: float = 0.0
 
     def median(self, what: str) -> float:
         values = {
@@ -195,6 +198,27 @@ async def time_code_actions(client: Any, uri: str, rounds: int) -> list[float]:
         out.append((time.perf_counter() - t0) * 1000)
         assert actions, "no code action for a drift with a fix"
     return out
+
+
+def time_models_exec(model_file: Path, workdir: Path, runs: int = 3) -> float:
+    """Median time to execute the model file's code in this process (compiled once, the
+    garbage collector off, as in the worker's forked child)."""
+    import gc
+
+    code = compile(model_file.read_text(), str(model_file), "exec")
+    sys.path.insert(0, str(workdir))
+    times = []
+    try:
+        for _ in range(runs):
+            gc.disable()
+            t0 = time.perf_counter()
+            exec(code, {"__name__": "bench_models"})
+            times.append((time.perf_counter() - t0) * 1000)
+            gc.enable()
+    finally:
+        sys.path.remove(str(workdir))
+        sys.modules.pop("schema_gen", None)
+    return statistics.median(times)
 
 
 def time_engine(url: Any, models: Any) -> float:
@@ -384,6 +408,7 @@ async def measure(n_tables: int, saves: int, idle_checks: int, rounds: int = 15)
             engine_ms,
             server_cpu,
             worker_cpu,
+            time_models_exec(model_file, workdir),
         )
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
@@ -437,6 +462,12 @@ def format_table(results: Sequence[Result]) -> str:
             f"(ratio {r.cold_engine_part_ms / r.engine_ms:.2f}, <= engine)  {verdict}; "
             f"whole check with import and hints {r.cold_check_ms:.0f} ms "
             f"(ratio {r.cold_check_ms / r.engine_ms:.2f})"
+        )
+    for r in results:
+        times = r.median("save->diagnostics") / max(r.models_exec_ms, 1.0)
+        lines.append(
+            f"  the model file alone at {r.tables:>4} tables: {r.models_exec_ms:.0f} ms in "
+            f"this process (the floor of a save; the save took {times:.2f}x that)"
         )
     return "\n".join(lines)
 
