@@ -150,9 +150,7 @@ def database_state(session: RootSession) -> DatabaseState | None:
     cfg = session.config
     excluded = tuple(cfg.exclude_tables)
     # The worker sends the summary once per reflection; the session keeps the last one.
-    summary = getattr(result, "database_schema", None) or getattr(
-        session, "database_schema", None
-    )
+    summary = getattr(result, "database_schema", None) or getattr(session, "database_schema", None)
     if isinstance(summary, Mapping):
         return DatabaseState.from_summary(summary, excluded=excluded)
     include = cfg.include_schemas
