@@ -398,17 +398,25 @@ def annotate(
 GRAPH_CODE = "migration-graph"
 
 
-def graph_diagnostics(graph: RevisionGraph) -> dict[Path, list[types.Diagnostic]]:
+def graph_diagnostics(
+    graph: RevisionGraph, texts: Mapping[Path, str] | None = None
+) -> dict[Path, list[types.Diagnostic]]:
     """Problems of the revision graph (syntax errors, missing parents, cycles, duplicate
-    ids, several heads) at their lines in the migration files."""
+    ids, several heads) at their lines in the migration files. ``texts``: the editor's
+    buffers by absolute path, which the graph was read from where a file is open (a range
+    fitted to the file on disk may lie outside the unsaved text)."""
     out: dict[Path, list[types.Diagnostic]] = {}
+
+    def line_range(path: Path, line: int) -> types.Range:
+        return _line_range(path, line, (texts or {}).get(path.absolute()))
+
     for problem in graph.problems:
         if problem.path is None or problem.path.suffix != ".py":
             continue
         line = max((problem.line or 1) - 1, 0)
         out.setdefault(problem.path.absolute(), []).append(
             types.Diagnostic(
-                range=_line_range(problem.path, line),
+                range=line_range(problem.path, line),
                 message=problem.message,
                 severity=types.DiagnosticSeverity.Error,
                 code=problem.code,
@@ -423,7 +431,7 @@ def graph_diagnostics(graph: RevisionGraph) -> dict[Path, list[types.Diagnostic]
             line = max((script.revision_line or 1) - 1, 0)
             out.setdefault(script.path.absolute(), []).append(
                 types.Diagnostic(
-                    range=_line_range(script.path, line),
+                    range=line_range(script.path, line),
                     message=(
                         f"the migrations have {len(graph.heads)} heads ({names}); "
                         "merge them with 'alembic merge heads' before adding revisions"
@@ -437,16 +445,23 @@ def graph_diagnostics(graph: RevisionGraph) -> dict[Path, list[types.Diagnostic]
     return out
 
 
-def _line_range(path: Path, line: int) -> types.Range:
-    try:
-        lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
-        text = lines[line] if line < len(lines) else ""
-    except OSError:
-        text = ""
+def _line_range(path: Path, line: int, source: str | None = None) -> types.Range:
+    """Line ``line`` of ``source`` (else of the file), without its indentation, in the
+    UTF-16 units LSP positions count."""
+    if source is None:
+        try:
+            source = path.read_text(encoding="utf-8", errors="replace")
+        except OSError:
+            source = ""
+    lines = source.splitlines()
+    if line >= len(lines):  # past the end (an error at EOF): the last line's end
+        line = max(len(lines) - 1, 0)
+    text = lines[line] if lines else ""
     start = len(text) - len(text.lstrip())
+    end = len(text.encode("utf-16-le")) // 2
     return types.Range(
         start=types.Position(line=line, character=start),
-        end=types.Position(line=line, character=max(len(text), start + 1)),
+        end=types.Position(line=line, character=max(end, start)),
     )
 
 

@@ -156,3 +156,63 @@ async def test_stale_diagnostics_stay_inside_a_shortened_document(tmp_path: Path
         assert all(fits(d, short) for d in diagnostics), [
             (d.code, d.range.start.line) for d in diagnostics
         ]
+
+
+MIGRATION = "migrations/versions/0002_orders.py"
+MIGRATION_EDITS = 120
+MIGRATION_PIECES = [
+    *PIECES,
+    "op.add_column('users', sa.Column('name', sa.String(50)))\n    ",
+    "op.drop_table('orders')\n    ",
+    "down_revision = 'nowhere'\n",
+    "revision = '0001'\n",
+    "def upgrade():\n",
+]
+
+
+async def test_random_edits_of_a_migration_file_never_misplace_a_diagnostic(
+    tmp_path: Path, hardening: Report
+) -> None:
+    """The same for an open migration file, which the server re-reads from the editor's
+    buffer on every change (syntax errors, the revision graph, ops that contradict the
+    database): after each change, every diagnostic on it lies inside the current text."""
+    shop = copy_example(tmp_path)
+    good = (shop / MIGRATION).read_text(encoding="utf-8")
+    rng = random.Random(SEED + 1)
+    shown = 0
+    async with lsp(shop, settings={"checkInterval": 60}) as probe:
+        await probe.wait_diagnostics(lambda ds: any(d.code == "add_table" for d in ds), timeout=60)
+        pid = probe.server_pid
+        probe.open(MIGRATION, good)
+        doc = types.TextDocumentIdentifier(uri=probe.uri(MIGRATION))
+        text = good
+        for n in range(1, MIGRATION_EDITS + 1):
+            text = mutate(rng, text) if rng.random() < 0.8 else text + rng.choice(MIGRATION_PIECES)
+            probe.change(MIGRATION, text)
+            if n % SAVE_EVERY == 0:
+                probe.save(MIGRATION, text)
+            # A request answered after the change: its re-publication has been sent by then.
+            await probe.client.text_document_hover_async(
+                types.HoverParams(text_document=doc, position=types.Position(line=0, character=0))
+            )
+            current = probe.diagnostics(MIGRATION)
+            shown += len(current)
+            outside = [d for d in current if not fits(d, text)]
+            assert not outside, describe(outside, text, probe.statuses[-3:])
+        survived = probe.serving() and probe.server_pid == pid
+        assert survived, "the server died or was replaced during the random edits"
+        with observed(
+            hardening, "fuzz", f"{MIGRATION_EDITS} random edits of an open migration file"
+        ) as case:
+            case.survived = survived
+            case.note = f"{shown} diagnostics shown on the migration file, all inside it"
+            probe.change(MIGRATION, good)
+            probe.save(MIGRATION, good)
+            case.recover_s = await probe.wait_for(
+                lambda: not any(d.code == "syntax-error" for d in probe.diagnostics(MIGRATION)),
+                timeout=30,
+                what="the migration file's diagnostics after the good text came back",
+            )
+            case.recovered = probe.serving()
+        assert case.recovered
+    hardening.count("fuzz: random LSP edits of a migration file", MIGRATION_EDITS)

@@ -210,6 +210,24 @@ def test_graph_problems_at_their_lines(tmp_path: Path) -> None:
     assert orphan.read_text().splitlines()[missing.range.start.line].startswith("down_revision")
 
 
+def test_graph_problems_are_fitted_to_the_editor_buffer_they_were_read_from(
+    tmp_path: Path,
+) -> None:
+    versions = tmp_path / "versions"
+    versions.mkdir()
+    revision(versions, "a1", None)
+    broken = versions / "b2_r.py"
+    broken.write_text("x = 1\n")  # on disk: one short line
+    buffer = "\n\n    def upgrade(:  # \U0001d518nsaved (outside the BMP), longer text\n"
+    config = ScriptConfig(script_location=tmp_path)
+    graph = load_graph(config, sources={broken.absolute(): buffer})
+    (diagnostic,) = graph_diagnostics(graph, {broken.absolute(): buffer})[broken.absolute()]
+    line = buffer.splitlines()[diagnostic.range.start.line]
+    assert line.strip().startswith("def upgrade(")
+    assert diagnostic.range.start.character == 4
+    assert diagnostic.range.end.character == len(line.encode("utf-16-le")) // 2
+
+
 def test_destructive_diagnostics_say_what_would_be_lost() -> None:
     from schema_lsp.server.actions import with_loss
 

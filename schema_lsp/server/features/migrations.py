@@ -244,7 +244,8 @@ class MigrationAwareClient(LspClient):
         loaded = MIGRATIONS.load(self.server, session)
         wanted: dict[str, list[types.Diagnostic]] = {}
         if loaded is not None:
-            for path, diags in graph_diagnostics(loaded[1]).items():
+            buffers = {path: text for path, (_, text, _) in open_documents(self.server).items()}
+            for path, diags in graph_diagnostics(loaded[1], buffers).items():
                 wanted[path.as_uri()] = diags
             try:
                 contradicting = pending_contradictions(self.server, session, loaded[1])
