@@ -121,6 +121,10 @@ def alembic(root: Path, *args: str) -> str:
     return done.stdout + done.stderr
 
 
+def folder(root: Path) -> types.WorkspaceFolder:
+    return types.WorkspaceFolder(uri=root.as_uri(), name=root.name)
+
+
 def record_statuses(session: Session) -> None:
     """Keep every ``schemaLsp/status`` notification in ``session.statuses``."""
 
@@ -139,8 +143,15 @@ async def lsp_session(
     settings: dict[str, Any] | None = None,
     init_options: dict[str, Any] | None = None,
     env: dict[str, str] | None = None,
+    folders: list[Path] | None = None,
+    scoped_settings: dict[Path, dict[str, Any]] | None = None,
 ) -> AsyncIterator[Session]:
-    """Start ``python -m schema_lsp.server`` on ``root`` and shut it down afterwards."""
+    """Start ``python -m schema_lsp.server`` on ``root`` and shut it down afterwards.
+
+    ``folders``: the workspace's roots when there are several (``root`` then only holds
+    them); ``scoped_settings`` answer ``workspace/configuration`` per root (scopeUri).
+    """
+    roots = folders or [root]
     client = make_test_lsp_client()
     session = Session(client, root)
     record_statuses(session)
@@ -151,6 +162,8 @@ async def lsp_session(
 
     if settings is not None:
         client.set_configuration(settings, section="schemaLsp")
+    for scope, values in (scoped_settings or {}).items():
+        client.set_configuration(values, section="schemaLsp", scope_uri=scope.as_uri())
     server_env = {**os.environ, **(env or {})}
     server_env["PYTHONPATH"] = str(REPO)
     await client.start_io(sys.executable, "-m", "schema_lsp.server", env=server_env)
@@ -158,8 +171,8 @@ async def lsp_session(
         await client.initialize_session(
             types.InitializeParams(
                 capabilities=client_capabilities(capabilities),
-                root_uri=root.as_uri(),
-                workspace_folders=[types.WorkspaceFolder(uri=root.as_uri(), name=root.name)],
+                root_uri=roots[0].as_uri(),
+                workspace_folders=[folder(r) for r in roots],
                 initialization_options=init_options,
             )
         )

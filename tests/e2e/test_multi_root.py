@@ -7,20 +7,14 @@ re-checks only its root, and folders added or removed mid-session start or stop 
 
 from __future__ import annotations
 
-import asyncio
 import os
-import sys
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
 import pytest
 import sqlalchemy as sa
-from harness import REPO, Session, copy_example, record_statuses
+from harness import Session, copy_example, folder, lsp_session
 from lsprotocol import types
-from pytest_lsp import client_capabilities
-from pytest_lsp.client import make_test_lsp_client
 from sqlalchemy.engine import URL
 
 from tests.databases import make_engine
@@ -74,42 +68,6 @@ def inventory_project(base: Path, url: URL) -> Path:
     return root
 
 
-def folder(root: Path) -> types.WorkspaceFolder:
-    return types.WorkspaceFolder(uri=root.as_uri(), name=root.name)
-
-
-@asynccontextmanager
-async def workspace_session(
-    base: Path, roots: list[Path], settings: dict[Path, dict[str, Any]]
-) -> AsyncIterator[Session]:
-    """The real server on a multi-root workspace; ``settings`` answer per-root scopeUri asks.
-
-    Like ``harness.lsp_session``, which starts single-root workspaces only.
-    """
-    client = make_test_lsp_client()
-    session = Session(client, base)
-    record_statuses(session)
-
-    for root, values in settings.items():
-        client.set_configuration(values, section="schemaLsp", scope_uri=root.as_uri())
-    env = {**os.environ, "PYTHONPATH": str(REPO)}
-    await client.start_io(sys.executable, "-m", "schema_lsp.server", env=env)
-    try:
-        await client.initialize_session(
-            types.InitializeParams(
-                capabilities=client_capabilities("visual-studio-code"),
-                root_uri=roots[0].as_uri(),
-                workspace_folders=[folder(root) for root in roots],
-            )
-        )
-        yield session
-    finally:
-        try:
-            await asyncio.wait_for(client.shutdown_session(), 15)
-        finally:
-            await client.stop()
-
-
 def tables(diagnostics: list[types.Diagnostic]) -> set[str]:
     return {str((d.data or {}).get("table")) for d in diagnostics}
 
@@ -144,7 +102,8 @@ async def test_two_roots_each_with_its_own_models_database_and_settings(
         shop: {"checkInterval": 3600, "severity": {"default": "information"}},
         inventory: {"checkInterval": 3600, "severity": {"default": "error"}},
     }
-    async with workspace_session(tmp_path, [shop, inventory], settings) as session:
+    roots = [shop, inventory]
+    async with lsp_session(tmp_path, folders=roots, scoped_settings=settings) as session:
         a = await session.wait_diagnostics(SHOP_MODELS, lambda ds: "reviews" in tables(ds), 60)
         b = await session.wait_diagnostics(INVENTORY_MODELS, lambda ds: "bins" in tables(ds), 60)
         await connected(session, shop, 0)
@@ -211,7 +170,7 @@ async def test_a_folder_added_while_settings_change_gets_one_checker(tmp_path: P
     inventory = inventory_project(tmp_path, URL.create("sqlite", database=str(tmp_path / "b.db")))
     quiet = {"checkInterval": 3600}
     settings = {shop: quiet, inventory: quiet}
-    async with workspace_session(tmp_path, [shop], settings) as session:
+    async with lsp_session(tmp_path, folders=[shop], scoped_settings=settings) as session:
         await session.wait_diagnostics(SHOP_MODELS, lambda ds: "reviews" in tables(ds), 60)
         session.client.workspace_did_change_workspace_folders(
             types.DidChangeWorkspaceFoldersParams(
