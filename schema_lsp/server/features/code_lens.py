@@ -22,7 +22,7 @@ from .code_actions import (
     file_diagnostics,
     include_destructive,
 )
-from .column_hover import ColumnAt, column_at, column_markdown
+from .column_hover import ColumnAt, column_at, column_markdown, not_compared
 from .database_state import DatabaseState
 from .migrations import (
     MIGRATIONS,
@@ -96,17 +96,13 @@ def hover(ls: SchemaLanguageServer, params: types.HoverParams) -> types.Hover | 
         assert result is not None
         summary = getattr(result, "model_schema", None)
         models = DatabaseState.from_summary(summary) if isinstance(summary, Mapping) else None
-        cfg = session.config
-        not_compared = {
-            attribute: setting
-            for attribute, setting, on in (
-                ("type", "compare_type", cfg.compare_type),
-                ("default", "compare_server_default", cfg.compare_server_default),
-            )
-            if not on
-        }
         value = column_markdown(
-            column, all_drifts, result.hints, database_state(session), models, not_compared
+            column,
+            all_drifts,
+            result.hints,
+            database_state(session),
+            models,
+            not_compared(session.config),
         )
         others = [
             d for d in drifts if (d.get("table"), d.get("name")) != (column.table, column.name)

@@ -100,6 +100,15 @@ def _database_indexes(state: DatabaseState | None, at: ColumnAt) -> list[str] | 
     )
 
 
+def not_compared(config: Any) -> dict[str, str]:
+    """Attribute -> the setting that is off, for the attributes a check leaves alone."""
+    return {
+        attribute: setting
+        for attribute, setting in (("type", "compare_type"), ("default", "compare_server_default"))
+        if not getattr(config, setting)
+    }
+
+
 def column_markdown(
     at: ColumnAt,
     drifts: Sequence[Mapping[str, Any]],

@@ -39,7 +39,6 @@ from .protocol import (
     CheckResult,
     ModelFailure,
     repeats_filled_in,
-    repeats_left_out,
     write_all,
 )
 from .table_cache import Entries, TableCache, entries_from_data
@@ -310,24 +309,20 @@ class WarmState:
         )
 
     def hints_delta(self, result: CheckResult, repeated: bool) -> CheckResult:
-        """``result`` with hints equal to the last sent ones left out (None). ``repeated``:
-        the child already left them out (against ``sent_hints``, which it inherited)."""
+        """``result`` numbered for the server's hint cache. ``repeated``: the child left out
+        (None) the hints equal to ``sent_hints``, which it inherited; the server fills them
+        in from the list it holds (``hints_base``). The child repeats whenever there is a
+        last list, so otherwise the list is whole."""
         if result.status != OK:
             return result
-        old = self.sent_hints
-        base = self.sent_seq if old else None
+        base = self.sent_seq if repeated and self.sent_hints else None
         self.sent_seq += 1
-        wire = cast("list[Any]", result.hints)
-        if repeated and old:
-            self.sent_hints = repeats_filled_in(wire, old)
-        else:
-            self.sent_hints = result.hints
-            if old:
-                wire = repeats_left_out(result.hints, old)
         if base is None:
-            return dataclasses.replace(result, hints=self.sent_hints, hints_seq=self.sent_seq)
+            self.sent_hints = result.hints
+            return dataclasses.replace(result, hints_seq=self.sent_seq)
+        self.sent_hints = repeats_filled_in(cast("list[Any]", result.hints), self.sent_hints)
         # The Nones exist only on the wire: WorkerClient restores them on arrival.
-        return dataclasses.replace(result, hints=wire, hints_seq=self.sent_seq, hints_base=base)
+        return dataclasses.replace(result, hints_seq=self.sent_seq, hints_base=base)
 
     def compile_model_files(self) -> None:
         """Compile the model files block by block, after answering (off the critical path),
@@ -543,7 +538,8 @@ class Following:
     scope: str
     rest: bytes
     deadline: float
-    previous: Entries | None = None
+    #: The entries the child was handed: its cache line lists only what differs.
+    previous: Entries
 
 
 @dataclass(frozen=True)
