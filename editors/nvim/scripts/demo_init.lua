@@ -52,10 +52,14 @@ end
 
 local function done(messages)
   vim.cmd("redraw!")
-  local fd = io.open(env.SCHEMA_LSP_DEMO_MARKER, "w")
+  -- Written beside the marker, then renamed: the script polls for the marker and
+  -- must never read it half-written.
+  local partial = env.SCHEMA_LSP_DEMO_MARKER .. ".partial"
+  local fd = io.open(partial, "w")
   if fd then
     fd:write(vim.fn.json_encode({ diagnostics = messages, screen = screen_text() }))
     fd:close()
+    os.rename(partial, env.SCHEMA_LSP_DEMO_MARKER)
   end
 end
 
