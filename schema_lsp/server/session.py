@@ -76,7 +76,7 @@ class RootSession:
         self.config = config
         self.client = client
         self.root_uri = config.root.as_uri()
-        self.worker = WorkerClient(config.python, config.root, on_stderr=self._worker_output)
+        self.worker = self._new_worker(config)
         self.scheduler = CheckScheduler(self.run_check, debounce=debounce, interval=self.interval)
         self._sources: Any = None
         self.model_files: set[str] = set()
@@ -112,11 +112,28 @@ class RootSession:
         old, self.config = self.config, config
         if old.python != config.python or old.root != config.root:
             await self.worker.stop()
-            self.worker = WorkerClient(config.python, config.root, on_stderr=self._worker_output)
+            self.worker = self._new_worker(config)
         self.db_problem = None if old.database_url != config.database_url else self.db_problem
         self.retry_delay = 0.0
         self.scheduler.reschedule()
         self.scheduler.trigger("configuration changed", delay=0)
+
+    def _new_worker(self, config: ServerConfig) -> WorkerClient:
+        return WorkerClient(
+            config.python, config.root, on_stderr=self._worker_output, on_stale=self._stale_answer
+        )
+
+    def _stale_answer(self, notice: dict[str, Any]) -> None:
+        """The worker's last answer trusted an unchanged block's table wrongly (a model read
+        something besides its source): check again, trusting nothing."""
+        logger.info(
+            "re-checking %s: %s table(s)%s changed without their source",
+            self.config.root,
+            notice.get("tables", 0),
+            " and source hints" if notice.get("hints") else "",
+        )
+        self.models_dirty = True
+        self.scheduler.trigger("re-check of trusted tables", delay=0)
 
     def interval(self) -> float:
         if self.retry_delay:

@@ -84,15 +84,18 @@ def collect_hints(
     """
     from schema_lsp.sources.serialize import hints_from_data
 
-    return hints_from_data(collect_hint_data(target, skip_modules))
+    return hints_from_data([h for h in collect_hint_data(target, skip_modules) if h is not None])
 
 
 def collect_hint_data(
-    target: MetaData | registry | type[Any], skip_modules: Container[str] = ()
-) -> list[dict[str, Any]]:
+    target: MetaData | registry | type[Any],
+    skip_modules: Container[str] = (),
+    trusted: Container[int] = frozenset(),
+) -> list[dict[str, Any] | None]:
     """``collect_hints`` as ``hints_to_data`` writes it, built directly: the worker sends
     hints for every table on every check, and the dataclasses in between cost as much as
-    the walk itself on a thousand tables."""
+    the walk itself on a thousand tables. A table whose id is in ``trusted`` gets None
+    (the worker trusts it to be as last sent)."""
     metadata, registries = _metadata_and_registries(target)
     mappers = [m for reg in registries for m in reg.mappers]
     by_table: dict[int, list[Mapper[Any]]] = {}
@@ -102,8 +105,11 @@ def collect_hint_data(
             by_table.setdefault(id(local), []).append(mapper)
     globals_index = _module_globals_index(metadata, skip_modules)
     metadata_refs = [_ref_data(r) for r in _metadata_refs(metadata, mappers, globals_index)]
-    hints: list[dict[str, Any]] = []
+    hints: list[dict[str, Any] | None] = []
     for table in metadata.tables.values():
+        if id(table) in trusted:
+            hints.append(None)
+            continue
         table_mappers = sorted(by_table.get(id(table), []), key=_inheritance_depth)
         primary = table_mappers[0] if table_mappers else None
         hints.append(
@@ -118,6 +124,11 @@ def collect_hint_data(
             }
         )
     return hints
+
+
+def hinted_tables(target: MetaData | registry | type[Any]) -> list[Table]:
+    """The tables ``collect_hint_data`` describes, in its order."""
+    return list(_metadata_and_registries(target)[0].tables.values())
 
 
 def _ref_data(ref: DefinitionRef) -> dict[str, Any]:

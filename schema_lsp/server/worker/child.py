@@ -8,6 +8,8 @@ an exception is reported here, a loop or crash through the faulthandler dump in 
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import faulthandler
 import json
 import os
@@ -19,8 +21,10 @@ from typing import Any, NoReturn
 
 from schema_lsp.table_filters import table_filters
 
+from . import loader
 from .failures import failure_from_exception, locate_failure
 from .loader import ConfigProblem, load_target, metadata_of, prepare_imports, workspace_module_files
+from .origins import BlockOrigins
 from .protocol import (
     INTERNAL_ERROR,
     MODEL_ERROR,
@@ -38,6 +42,9 @@ from .table_cache import Entries, entries_to_data
 #: Key of the line after an OK result that carries the per-table comparison cache to the
 #: warm parent: sent after the result, so the parent answers the server first.
 TABLE_CACHE_FIELD = "table_cache"
+#: Key of the line after the cache line when tables or hints were trusted: the trusted
+#: tables whose signature differed and whether a trusted hint differed.
+VERIFIED_FIELD = "verified"
 #: Key set on a result line whose hints leave out (None) entries equal to the parent's
 #: last sent ones: most of a large result, and unchanged after most edits.
 HINTS_REPEATED_FIELD = "hints_repeat_sent"
@@ -56,11 +63,15 @@ def run_child(
     trace_fd: int,
     previous: Entries | None = None,
     sent_hints: list[dict[str, Any]] | None = None,
+    trust: bool = True,
 ) -> NoReturn:
     """Import, compare (reusing ``previous`` per-table results where the model is unchanged),
     send the result and exit. The OK result line leaves out hints equal to ``sent_hints``
     (``HINTS_REPEATED_FIELD``) and is followed by a ``TABLE_CACHE_FIELD`` line (the
-    entries that differ from ``previous``), for the warm parent, which restores both."""
+    entries that differ from ``previous``), for the warm parent, which restores both.
+
+    With ``trust``, tables whose source block did not change are trusted unchanged
+    (``origins``) and checked only after answering, on a ``VERIFIED_FIELD`` line."""
     real_exit = os._exit
     started = time.perf_counter()
 
@@ -91,6 +102,9 @@ def run_child(
 
         os._exit = guarded_exit  # type: ignore[assignment]
         prepare_imports(req.root)
+        origins = BlockOrigins(previous.blocks if previous is not None else ())
+        origins.install()
+        loader.ORIGINS = origins
         targets: list[tuple[str, Any]] = []
         try:
             for spec in req.models:
@@ -118,6 +132,7 @@ def run_child(
         opts = {**req.opts, **name_filters(req)}
         if req.include_schemas:
             opts["include_schemas"] = True
+        trusted = origins.trusted(metadatas) if trust else frozenset()
         try:
             comparison = compare_with_reuse(
                 reflected,
@@ -125,6 +140,7 @@ def run_child(
                 dialect=dialect,
                 opts=opts,
                 previous=previous or Entries({}, {}),
+                trusted=trusted,
             )
         except Exception as exc:  # a user type or default the comparison cannot handle
             failure = locate_failure(failure_from_exception(exc), req.root)
@@ -135,7 +151,9 @@ def run_child(
         compared = time.perf_counter()
         # In this process, after comparing: a grandchild in parallel cost more in
         # copy-on-write faults (both touch every model object) than the hints take.
-        hints = collect_hints([obj for _, obj in targets], skip_modules=before)
+        objs = [obj for _, obj in targets]
+        trusted_hints = trusted if sent_hints and _hints_align(objs, sent_hints) else frozenset()
+        hints: list[Any] = collect_hints(objs, before, trusted_hints)
         extra: dict[str, Any] = {}
         if sent_hints:
             hints = repeats_left_out(hints, sent_hints)
@@ -154,12 +172,25 @@ def run_child(
                     "child_cpu_ms": time.process_time() * 1000,
                     "tables_compared": comparison.compared,
                     "tables_reused": comparison.reused,
+                    "tables_trusted": len(comparison.trusted),
+                    "hints_trusted": len(trusted_hints),
                 },
             ),
             **extra,
         )
-        cache = entries_to_data(comparison.entries, previous)
+        entries = dataclasses.replace(comparison.entries, blocks=frozenset(origins.executed))
+        cache = entries_to_data(entries, previous)
         write_all(result_fd, (json.dumps({TABLE_CACHE_FIELD: cache}) + "\n").encode())
+        if comparison.trusted or trusted_hints:
+            # Background work now: the server, the editor and the next check come first.
+            with contextlib.suppress(OSError):
+                os.nice(19)
+            verified = {
+                "tables": [list(key) for key in comparison.mistrusted()],
+                "hints": bool(trusted_hints)
+                and _hints_mistrusted(collect_hints(objs, before), hints, sent_hints or []),
+            }
+            write_all(result_fd, (json.dumps({VERIFIED_FIELD: verified}) + "\n").encode())
         real_exit(0)
     except BaseException as exc:
         try:
@@ -185,16 +216,45 @@ def failed_import_files(root: str, before: set[str], failure: ModelFailure) -> l
     return sorted(files)
 
 
-def collect_hints(targets: list[Any], skip_modules: Container[str] = ()) -> list[dict[str, Any]]:
-    """Source hints from the imported models; a failure here only costs precision."""
+def collect_hints(
+    targets: list[Any], skip_modules: Container[str] = (), trusted: Container[int] = frozenset()
+) -> list[dict[str, Any] | None]:
+    """Source hints from the imported models (None for a ``trusted`` table, taken to be as
+    last sent); a failure here only costs precision."""
     try:
         from schema_lsp.sources.hints import collect_hint_data
     except ImportError:
         return []
-    out: list[dict[str, Any]] = []
+    out: list[dict[str, Any] | None] = []
     try:
         for target in targets:
-            out.extend(collect_hint_data(target, skip_modules))
+            out.extend(collect_hint_data(target, skip_modules, trusted))
     except Exception as exc:
         print(f"schema-lsp: collecting source hints failed: {exc!r}", file=sys.stderr)
+        return []
     return out
+
+
+def _hints_align(targets: list[Any], sent: list[dict[str, Any]]) -> bool:
+    """Whether the hints would describe the same tables, in the same order, as ``sent``
+    (only then may a trusted table's hint be left out as repeated)."""
+    try:
+        from schema_lsp.sources.hints import hinted_tables
+
+        tables = [table for target in targets for table in hinted_tables(target)]
+    except Exception:
+        return False
+    if len(tables) != len(sent):
+        return False
+    pairs = zip(tables, sent, strict=True)
+    return all((t.schema, t.name) == (h.get("schema"), h.get("name")) for t, h in pairs)
+
+
+def _hints_mistrusted(
+    full: list[dict[str, Any] | None], answered: list[Any], sent: list[dict[str, Any]]
+) -> bool:
+    """Whether a hint left out as trusted differs from the one the server holds."""
+    if len(full) != len(answered):
+        return True
+    pairs = enumerate(zip(full, answered, strict=True))
+    return any(a is None and f != sent[i] for i, (f, a) in pairs)

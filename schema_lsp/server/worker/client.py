@@ -45,11 +45,18 @@ class WorkerClient:
     """One warm worker for one workspace root and interpreter."""
 
     def __init__(
-        self, python: str, root: Path, on_stderr: Callable[[str], None] | None = None
+        self,
+        python: str,
+        root: Path,
+        on_stderr: Callable[[str], None] | None = None,
+        on_stale: Callable[[dict[str, Any]], None] | None = None,
     ) -> None:
         self.python = python
         self.root = root
         self.on_stderr = on_stderr or (lambda line: logger.debug("worker: %s", line))
+        #: Called when the worker finds that its last answer trusted a table wrongly and
+        #: asks for a check again (the notice says how many tables and whether hints).
+        self.on_stale = on_stale or (lambda notice: None)
         self.process: asyncio.subprocess.Process | None = None
         self.hello: dict[str, Any] = {}
         self._next_id = 0
@@ -194,6 +201,9 @@ class WorkerClient:
             if data.get("op") == "hello":
                 if self._hello is not None and not self._hello.done():
                     self._hello.set_result(data)
+                continue
+            if data.get("op") == "stale":
+                self.on_stale(data)
                 continue
             result = self._complete_hints(CheckResult.from_dict(data))
             future = self._pending.get(data.get("id"))

@@ -21,6 +21,7 @@ from typing import Any
 from sqlalchemy import MetaData
 
 from .compiled import BlockCompiler
+from .origins import BlockOrigins
 
 
 class ConfigProblem(Exception):
@@ -34,6 +35,8 @@ class ConfigProblem(Exception):
 #: The warm parent's block compiler, inherited by the forked child: holding the blocks of
 #: the last import, it compiles only the blocks an edit changed.
 BLOCKS: BlockCompiler | None = None
+#: Set in the forked child when per-table results may be trusted by block (``origins``).
+ORIGINS: BlockOrigins | None = None
 
 
 class _SourceOnlyLoader(importlib.machinery.SourceFileLoader):
@@ -47,8 +50,13 @@ class _SourceOnlyLoader(importlib.machinery.SourceFileLoader):
             super().exec_module(module)
             return
         source = self.get_data(self.path)
-        for code in BLOCKS.compile(self.path, source):
-            exec(code, module.__dict__)
+        blocks = BLOCKS.compile_keyed(self.path, source)
+        if ORIGINS is None:
+            for _, code in blocks:
+                exec(code, module.__dict__)
+            return
+        for key, code in blocks:
+            ORIGINS.run(key, code, module.__dict__)
 
 
 class _WorkspaceFinder(importlib.abc.MetaPathFinder):

@@ -1,10 +1,12 @@
 """The warm worker: holds the connection and the cached reflection, forks a child per check.
 
 Between checks it also keeps what makes the next one cheap: per-table comparison results
-(``reuse``), the model files compiled block by block (``compiled``), the source hints
-last sent (only changed ones are sent again), and the rows holding NULL of columns the
-models make NOT NULL (``null_rows``: the child never touches the database). After an
-edit the child starts before the catalog fingerprint is read; a moved catalog discards it.
+(``reuse``) and the source blocks they came from (``origins``: tables of unchanged blocks
+are verified only after answering), the model files compiled block by block
+(``compiled``), the source hints last sent (only changed ones are sent again), and the
+rows holding NULL of columns the models make NOT NULL (``null_rows``: the child never
+touches the database). After an edit the child starts before the catalog fingerprint is
+read; a moved catalog discards it.
 
 Started by the server as ``<project python> -c "...main()"`` with our package on
 PYTHONPATH. It reads requests from a private copy of stdin and answers on a private copy
@@ -24,6 +26,7 @@ import signal
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, cast
 
@@ -113,6 +116,13 @@ class WarmState:
     summary_sent: int = -1
     #: The last OK child, still to send its table cache (``collect_table_cache``).
     following: Following | None = None
+    #: A child trusted tables wrongly (``origins``): the next one trusts none.
+    exact_next: bool = False
+    #: The last answer's trusted tables were not verified (a request stopped the child):
+    #: until a child verifies them, "nothing changed" is not an answer.
+    unverified: bool = False
+    #: Children killed but not yet reaped (see ``abandon``).
+    unreaped: list[int] = field(default_factory=list)
 
     def send(self, result: CheckResult) -> None:
         write_all(self.out_fd, (result.to_json() + "\n").encode())
@@ -233,7 +243,7 @@ class WarmState:
         """Run one check; returns a request line that interrupted it, if any."""
         from .database import classify
 
-        self.collect_table_cache()  # normally done already, right after the last answer
+        self.collect_table_cache(reader)  # normally done already, right after the answer
         self.timings = {}
         received = time.perf_counter()
         key = json.dumps([req.root, req.models, req.opts, req.include_schemas, req.exclude_tables])
@@ -261,6 +271,7 @@ class WarmState:
             and not req.models_changed
             and key == self.last_key
             and self.last_status is not None
+            and not self.unverified
         ):
             self.send(CheckResult(id=req.id, status=UNCHANGED, timings=dict(self.timings)))
             return None
@@ -281,8 +292,8 @@ class WarmState:
                 result.status if result.status not in (CANCELLED, INTERNAL_ERROR) else None
             )
             self.send(result)
-            self.collect_table_cache()
-            self.compile_model_files()
+            self.collect_table_cache(reader, meanwhile=self.compile_model_files)
+        self.reap()
         return interrupt
 
     def count_null_rows(self, result: CheckResult) -> CheckResult:
@@ -374,17 +385,28 @@ class WarmState:
                 trace.fileno(),
                 previous,
                 self.sent_hints,
+                trust=not self.exact_next,
             )
         os.close(result_w)
-        return Forked(pid, result_r, trace, started)
+        return Forked(pid, result_r, trace, started, trusting=not self.exact_next)
 
-    @staticmethod
-    def abandon(child: Forked) -> None:
-        """Stop a child whose answer is no longer wanted."""
+    def abandon(self, child: Forked) -> None:
+        """Stop a child whose answer is no longer wanted. It is reaped later (``reap``):
+        the kernel takes a while to free a large child, and a newer check is waiting."""
         _kill(child.pid)
-        os.waitpid(child.pid, 0)
         os.close(child.result_r)
         child.trace.close()
+        self.unreaped.append(child.pid)
+
+    def reap(self, *, wait: bool = False) -> None:
+        """Reap the abandoned children that have ended (all of them with ``wait``)."""
+        for pid in list(self.unreaped):
+            try:
+                done, _ = os.waitpid(pid, 0 if wait else os.WNOHANG)
+            except ChildProcessError:
+                done = pid
+            if done:
+                self.unreaped.remove(pid)
 
     def fork_check(
         self, req: CheckRequest, reader: LineReader, scope: str, child: Forked | None = None
@@ -401,14 +423,20 @@ class WarmState:
         interrupt, killed_for_time, head, rest = self.wait_for_answer(child, reader, deadline)
         self.timings["child_ms"] = (time.perf_counter() - child.started) * 1000
         if interrupt is not None or reader.eof:
-            self.end_child(child, kill=True)
+            self.abandon(child)
             return interrupt, CheckResult(id=req.id, status=CANCELLED), False
         if head is not None:
             result, repeated = self.parse_answer(head)
             if result is not None:
                 if result.status == OK:
                     previous = self.table_cache.for_scope(scope)  # what the child was handed
-                    self.following = Following(child, scope, rest, deadline, previous)
+                    trusted = result.timings.get("tables_trusted") or result.timings.get(
+                        "hints_trusted"
+                    )
+                    self.following = Following(
+                        child, scope, rest, deadline, previous, verifying=bool(trusted)
+                    )
+                    self.exact_next = self.exact_next and child.trusting
                 else:
                     self.end_child(child)
                 return None, result, repeated
@@ -495,39 +523,82 @@ class WarmState:
             child.trace.close()
         return status
 
-    def collect_table_cache(self) -> None:
+    def collect_table_cache(
+        self, reader: LineReader, meanwhile: Callable[[], None] | None = None
+    ) -> None:
         """Store the table cache the last OK child sends after its answer (the signatures of
         a cold check are taken only then). A child that sends none leaves the cache empty:
-        the next check compares every table, never reuses a stale entry."""
-        from .child import TABLE_CACHE_FIELD
+        the next check compares every table, never reuses a stale entry.
+
+        A child that trusted tables (``origins``) then verifies them; a request arriving
+        meanwhile stops it (the next child trusts no more than it did, and verifies the
+        same tables). Wrongly trusted tables lose their entries, and the server is told to
+        check again: that check trusts nothing. ``meanwhile`` runs once the cache is in,
+        while the child verifies."""
+        from .child import TABLE_CACHE_FIELD, VERIFIED_FIELD
 
         following, self.following = self.following, None
         if following is None:
             return
         child, buffer = following.child, following.rest
-        out_of_time = False
+        stopped = False
         while True:
             remaining = following.deadline - time.monotonic()
             if remaining <= 0:
-                out_of_time = True
+                stopped = True
                 break
-            ready, _, _ = select.select([child.result_r], [], [], remaining)
+            # Once the cache line is in, a waiting request wins over the verification.
+            watched = [child.result_r]
+            if b"\n" in buffer:
+                if meanwhile is not None:
+                    meanwhile()
+                    meanwhile = None
+                if reader.has_line() or reader.eof:
+                    stopped = True
+                    break
+                watched.append(reader.fd)
+            ready, _, _ = select.select(watched, [], [], remaining)
+            if reader.fd in ready:
+                reader.fill()
+                continue
             if not ready:
                 continue
             chunk = os.read(child.result_r, 1 << 20)
             if not chunk:
                 break
             buffer += chunk
-        self.end_child(child, kill=out_of_time)
+        self.unverified = stopped and following.verifying
+        if stopped:
+            self.abandon(child)
+        else:
+            self.end_child(child)
+        if meanwhile is not None:
+            meanwhile()
         self.table_cache.clear()
         for line in buffer.splitlines():
             try:
-                cached = json.loads(line).get(TABLE_CACHE_FIELD)
+                data = json.loads(line)
+                cached = data.get(TABLE_CACHE_FIELD)
+                verified = data.get(VERIFIED_FIELD)
             except (json.JSONDecodeError, AttributeError):
                 continue
             if isinstance(cached, dict):
                 since = following.previous
                 self.table_cache.store(following.scope, entries_from_data(cached, since))
+            if isinstance(verified, dict):
+                self.mistrusted(verified)
+
+    def mistrusted(self, verified: dict[str, Any]) -> None:
+        """Act on a child's verification of what it trusted (see ``collect_table_cache``)."""
+        tables = {(row[0], str(row[1])) for row in verified.get("tables") or ()}
+        if not tables and not verified.get("hints"):
+            return
+        entries = self.table_cache.entries
+        kept = {key: entry for key, entry in entries.tables.items() if key not in tables}
+        self.table_cache.entries = dataclasses.replace(entries, tables=kept)
+        self.exact_next = True
+        notice = {"op": "stale", "tables": len(tables), "hints": bool(verified.get("hints"))}
+        write_all(self.out_fd, (json.dumps(notice) + "\n").encode())
 
 
 @dataclass(frozen=True)
@@ -540,6 +611,8 @@ class Following:
     deadline: float
     #: The entries the child was handed: its cache line lists only what differs.
     previous: Entries
+    #: Whether the child trusted tables or hints, and verifies them after its cache line.
+    verifying: bool = False
 
 
 @dataclass(frozen=True)
@@ -550,6 +623,8 @@ class Forked:
     result_r: int
     trace: Any
     started: float
+    #: Whether the child may trust tables by source block (``origins``).
+    trusting: bool = True
 
 
 def warm_up(reflected: Any, dialect: Any) -> None:
@@ -666,3 +741,4 @@ def main() -> None:
                 )
             )
     state.dispose()
+    state.reap(wait=True)

@@ -11,11 +11,14 @@ The signature is what the comparators read from a model table: columns with thei
 nullability, defaults, comments, keys, computed and identity settings; constraints,
 indexes, the table comment and dialect options. It is built after import, so values that
 come from constants, mixins, naming conventions or referenced columns are already resolved.
+Taking it for every table is most of a warm check's comparison, so a table whose source
+block did not change is *trusted* (``origins``): its signature is taken only after
+answering, and one that moved anyway makes the worker check again (``mistrusted``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Container, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
@@ -57,6 +60,17 @@ class Comparison:
     #: the signatures serve only the next check, so they are taken on first use of
     #: ``entries``, which the child reads after it has answered.
     unsigned: Mapping[TableKey, Table] = field(default_factory=dict)
+    #: Tables whose signature was not taken but trusted to be the reused entry's (their
+    #: source block did not change, see ``origins``): ``mistrusted`` checks, after answering.
+    trusted: Mapping[TableKey, Table] = field(default_factory=dict)
+
+    def mistrusted(self) -> list[TableKey]:
+        """Trusted tables whose signature, taken now, is not the one their results had."""
+        return [
+            key
+            for key, table in self.trusted.items()
+            if table_signature(table) != self.taken.tables[key][0]
+        ]
 
     @cached_property
     def entries(self) -> Entries:
@@ -82,12 +96,14 @@ def compare_with_reuse(
     dialect: Dialect,
     opts: dict[str, Any],
     previous: Entries,
+    trusted: Container[int] = frozenset(),
 ) -> Comparison:
     """Drift records equal to a full comparison's, comparing only tables that changed.
 
     Created and dropped tables are compared every time (their ops give the order), but the
     records of an op already seen for the same table and signature are reused: rendering
-    their fixes is the costly part.
+    their fixes is the costly part. Tables whose id is in ``trusted`` and that have an
+    entry are reused without taking their signature (see ``Comparison.trusted``).
     """
     default_schema = dialect.default_schema_name
     models: dict[TableKey, Table] = {}
@@ -101,8 +117,12 @@ def compare_with_reuse(
     before = previous.tables if reuse_allowed else {}
     # Nothing to reuse: signatures only serve the next check, taken after answering.
     deferred = reuse_allowed and not before
+    trusting = {
+        key: table for key, table in existing.items() if key in before and id(table) in trusted
+    }
     signatures = {
-        key: "" if deferred else table_signature(table) for key, table in existing.items()
+        key: before[key][0] if key in trusting else ("" if deferred else table_signature(table))
+        for key, table in existing.items()
     }
     reused = {key for key, sig in signatures.items() if key in before and before[key][0] == sig}
     run_opts = with_skipped(opts, reused, default_schema) if reused else opts
@@ -136,6 +156,7 @@ def compare_with_reuse(
         len(existing) - len(reused),
         len(reused),
         existing if deferred else {},
+        trusting,
     )
 
 

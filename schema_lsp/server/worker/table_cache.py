@@ -43,6 +43,8 @@ class Entries:
 
     tables: dict[TableKey, Entry]
     ops: dict[str, list[dict[str, Any]]]
+    #: The source blocks the import behind these entries executed (``origins``).
+    blocks: frozenset[int] = frozenset()
 
 
 def entries_to_data(entries: Entries, since: Entries | None = None) -> dict[str, Any]:
@@ -60,6 +62,7 @@ def entries_to_data(entries: Entries, since: Entries | None = None) -> dict[str,
         ],
         "gone_tables": [[s, name] for (s, name) in base.tables if (s, name) not in entries.tables],
         "gone_ops": [key for key in base.ops if key not in entries.ops],
+        **({"blocks": sorted(entries.blocks)} if entries.blocks != base.blocks else {}),
     }
 
 
@@ -74,4 +77,5 @@ def entries_from_data(data: Mapping[str, Any], since: Entries | None = None) -> 
     merged.update({(row[0], str(row[1])): (str(row[2]), list(row[3])) for row in tables})
     merged_ops = {key: drifts for key, drifts in base.ops.items() if key not in gone_ops}
     merged_ops.update({str(row[0]): list(row[1]) for row in ops})
-    return Entries(merged, merged_ops)
+    blocks = frozenset(int(b) for b in data["blocks"]) if "blocks" in data else base.blocks
+    return Entries(merged, merged_ops, blocks)
