@@ -366,6 +366,7 @@ class WarmState:
         from .child import run_child
 
         result_r, result_w = os.pipe()
+        trusting = not self.exact_next
         trace = tempfile.TemporaryFile()  # noqa: SIM115 (closed by fork_check or abandon)
         started = time.perf_counter()
         gc.freeze()  # the child's collector never walks the warm parent's objects
@@ -385,10 +386,10 @@ class WarmState:
                 trace.fileno(),
                 previous,
                 self.sent_hints,
-                trust=not self.exact_next,
+                trust=trusting,
             )
         os.close(result_w)
-        return Forked(pid, result_r, trace, started, trusting=not self.exact_next)
+        return Forked(pid, result_r, trace, started, trusting=trusting)
 
     def abandon(self, child: Forked) -> None:
         """Stop a child whose answer is no longer wanted. It is reaped later (``reap``):
