@@ -10,14 +10,19 @@ starts ``python -m schema_lsp.server`` over stdio, then
   ``schemaLsp.previewRevision`` command (the next revision rendered from every drift);
 * times the cold full check of fresh workers (reflect, import, compare) against the engine
   alone (``compare_metadata`` on the same database and models) and prints the ratio;
-* reports server and worker RSS, the CPU time per save of the server and of the worker
-  with its forked checks (what a loaded machine cannot hide), and the targets next to the
-  medians with PASS/FAIL.
+* reports server, worker and resident-child RSS, the CPU time per save of the server and
+  of the worker with its forked checks (what a loaded machine cannot hide), and the
+  targets next to the medians with PASS/FAIL.
 
 ``SCHEMA_LSP_BENCH_LOG=/path`` makes the server write its debug log (per-check timings);
 ``SCHEMA_LSP_BENCH_PROFILE=/path`` runs it under cProfile (stats written on exit).
 
-Usage: ``python benchmarks/lsp_latency.py [--sizes 20,200,1000] [--saves 15]``.
+Saves come ``--pause`` seconds (default 1) after the previous save's diagnostics, as a
+user's do: time the worker uses after answering (verifying, keeping the models imported
+for the next edit, see ``worker/resident.py``) is then spent. ``--pause 0`` saves back
+to back, the worst case, where each save cuts that work short.
+
+Usage: ``python benchmarks/lsp_latency.py [--sizes 20,200,1000] [--saves 15] [--pause 1]``.
 The admin URL defaults to the local test server; override with
 ``SCHEMA_LSP_TEST_POSTGRESQL_URL``.
 """
@@ -75,6 +80,7 @@ class Result:
     fingerprint_ms: list[float]
     server_rss_mib: float
     worker_rss_mib: float
+    resident_rss_mib: float
     first_check_s: float
     action_ms: list[float]
     preview_ms: list[float]
@@ -166,6 +172,18 @@ def cpu_ms(pid: int | None) -> float:
     return ticks * 1000 / os.sysconf("SC_CLK_TCK")
 
 
+def children_rss_mib(pid: int | None) -> float:
+    """RSS of ``pid``'s live children: the worker's resident child, which keeps the models
+    imported between saves (pages shared with the worker count in both)."""
+    if not pid:
+        return float("nan")
+    try:
+        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    except OSError:
+        return float("nan")
+    return sum(rss_mib(int(child)) for child in children)
+
+
 def rss_mib(pid: int | None) -> float:
     if not pid:
         return float("nan")
@@ -239,7 +257,9 @@ def time_engine(url: Any, models: Any) -> float:
         engine.dispose()
 
 
-async def measure(n_tables: int, saves: int, idle_checks: int, rounds: int = 15) -> Result:
+async def measure(
+    n_tables: int, saves: int, idle_checks: int, rounds: int = 15, pause: float = 1.0
+) -> Result:
     from lsprotocol import types
     from pytest_lsp import client_capabilities
     from pytest_lsp.client import make_test_lsp_client
@@ -334,6 +354,8 @@ async def measure(n_tables: int, saves: int, idle_checks: int, rounds: int = 15)
         save_ms: list[float] = []
         cpu_before: tuple[float, float] = (0.0, 0.0)
         for i in range(saves + 1):
+            if i and pause:  # a user saves after typing, not the instant diagnostics land
+                await asyncio.sleep(pause)
             if i == 1:
                 cpu_before = (cpu_ms(server_pid), cpu_ms(worker_pid))
             with_column = i % 2 == 0
@@ -358,6 +380,7 @@ async def measure(n_tables: int, saves: int, idle_checks: int, rounds: int = 15)
             preview_ms.append((time.perf_counter() - t0) * 1000)
             assert "def upgrade" in preview["text"], preview
         server_rss, worker_rss = rss_mib(server_pid), rss_mib(worker_pid)
+        resident_rss = children_rss_mib(worker_pid)
         await client.shutdown_session()
         await client.stop()
 
@@ -400,6 +423,7 @@ async def measure(n_tables: int, saves: int, idle_checks: int, rounds: int = 15)
             fingerprint_ms,
             server_rss,
             worker_rss,
+            resident_rss,
             first_check,
             action_ms,
             preview_ms,
@@ -422,7 +446,8 @@ def format_table(results: Sequence[Result]) -> str:
         f"{'tables':>6} | {'save->diag':>10} | {'p95':>8} | {'idle check':>10} | {'p95':>7} | "
         f"{'fingerprint':>11} | {'code action':>11} | {'p95':>7} | {'preview':>8} | "
         f"{'p95':>8} | {'cold check':>10} | {'engine':>8} | {'ratio':>5} | "
-        f"{'server RSS':>10} | {'worker RSS':>10} | {'CPU/save srv+wrk':>16}"
+        f"{'server RSS':>10} | {'worker RSS':>10} | {'resident RSS':>12} | "
+        f"{'CPU/save srv+wrk':>16}"
     )
     lines = [head, "-" * len(head)]
 
@@ -440,6 +465,7 @@ def format_table(results: Sequence[Result]) -> str:
             f"{r.cold_check_ms:>7.0f} ms | {r.engine_ms:>5.0f} ms | "
             f"{r.cold_check_ms / r.engine_ms:>5.2f} | "
             f"{r.server_rss_mib:>6.0f} MiB | {r.worker_rss_mib:>6.0f} MiB | "
+            f"{r.resident_rss_mib:>8.0f} MiB | "
             f"{r.server_cpu_ms:>5.0f} + {r.worker_cpu_ms:>4.0f} ms"
         )
     by_size = {r.tables: r for r in results}
@@ -478,10 +504,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--saves", type=int, default=15, help="timed saves per size")
     parser.add_argument("--idle", type=int, default=30, help="timed idle checks per size")
     parser.add_argument("--rounds", type=int, default=15, help="code actions and previews")
+    parser.add_argument(
+        "--pause",
+        type=float,
+        default=1.0,
+        help="seconds between a save's diagnostics and the next save (0: back to back)",
+    )
     args = parser.parse_args(argv)
     results = []
     for size in (int(s) for s in args.sizes.split(",")):
-        result = asyncio.run(measure(size, args.saves, args.idle, args.rounds))
+        result = asyncio.run(measure(size, args.saves, args.idle, args.rounds, args.pause))
         print(f"{size} tables done", file=sys.stderr)
         results.append(result)
     print(format_table(results))

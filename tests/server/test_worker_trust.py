@@ -57,7 +57,7 @@ class Importer:
         module = types.ModuleType("trust_models")
         try:
             for key, code in self.compiler.compile_keyed("trust_models.py", source.encode()):
-                origins.run(key, code, module.__dict__)
+                origins.run("trust_models.py", key, code, module.__dict__)
         finally:
             sa.event.remove(sa.Table, "after_parent_attach", origins._attached)
         self.known = origins.executed
@@ -178,7 +178,7 @@ async def test_a_table_that_changed_without_its_source_is_checked_again(tmp_path
         assert exact.timings["tables_trusted"] == 0
         assert kinds(exact) == [("modify_type", "a"), ("modify_type", "b")]
         again = await worker.check(**fields)
-        assert again.timings["tables_trusted"] == 2 and kinds(again) == kinds(exact)
+        assert again.timings["tables_trusted"] == 2 and kinds(again) == kinds(exact), again.timings
         assert notices.empty()
     finally:
         await worker.stop()

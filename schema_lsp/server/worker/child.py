@@ -17,7 +17,10 @@ import sys
 import time
 import traceback
 from collections.abc import Container
+from dataclasses import dataclass, field
 from typing import Any, NoReturn
+
+from sqlalchemy import MetaData
 
 from schema_lsp.table_filters import table_filters
 
@@ -36,7 +39,7 @@ from .protocol import (
     repeats_left_out,
     write_all,
 )
-from .reuse import compare_with_reuse
+from .reuse import Comparison, compare_with_reuse
 from .table_cache import Entries, entries_to_data
 
 #: Key of the line after an OK result that carries the per-table comparison cache to the
@@ -48,6 +51,8 @@ VERIFIED_FIELD = "verified"
 #: Key set on a result line whose hints leave out (None) entries equal to the parent's
 #: last sent ones: most of a large result, and unchanged after most edits.
 HINTS_REPEATED_FIELD = "hints_repeat_sent"
+#: Key of the last line of a child that stays resident (see ``resident``).
+RESIDENT_FIELD = "resident"
 
 
 def name_filters(req: CheckRequest) -> dict[str, Any]:
@@ -64,6 +69,7 @@ def run_child(
     previous: Entries | None = None,
     sent_hints: list[dict[str, Any]] | None = None,
     trust: bool = True,
+    cmd_fd: int | None = None,
 ) -> NoReturn:
     """Import, compare (reusing ``previous`` per-table results where the model is unchanged),
     send the result and exit. The OK result line leaves out hints equal to ``sent_hints``
@@ -71,7 +77,10 @@ def run_child(
     entries that differ from ``previous``), for the warm parent, which restores both.
 
     With ``trust``, tables whose source block did not change are trusted unchanged
-    (``origins``) and checked only after answering, on a ``VERIFIED_FIELD`` line."""
+    (``origins``) and checked only after answering, on a ``VERIFIED_FIELD`` line.
+
+    With ``cmd_fd``, a child whose answer holds (verified, or nothing trusted) then stays
+    ``resident`` (a ``RESIDENT_FIELD`` line) to answer the next check from its changes."""
     real_exit = os._exit
     started = time.perf_counter()
 
@@ -127,70 +136,34 @@ def run_child(
             real_exit(0)
         faulthandler.cancel_dump_traceback_later()
         os._exit = real_exit
-        imported = time.perf_counter()
-
-        opts = {**req.opts, **name_filters(req)}
-        if req.include_schemas:
-            opts["include_schemas"] = True
+        origins.importing = False
+        imported = Imported(req, targets, metadatas, before, origins, started)
         trusted = origins.trusted(metadatas) if trust else frozenset()
-        try:
-            comparison = compare_with_reuse(
-                reflected,
-                metadatas,
-                dialect=dialect,
-                opts=opts,
-                previous=previous or Entries({}, {}),
-                trusted=trusted,
-            )
-        except Exception as exc:  # a user type or default the comparison cannot handle
-            failure = locate_failure(failure_from_exception(exc), req.root)
-            if failure.path is None:
-                raise
-            send(CheckResult(id=req.id, status=MODEL_ERROR, model_failure=failure))
+        answered = answer(imported, reflected, dialect, result_fd, previous, sent_hints, trusted)
+        if answered is None:
             real_exit(0)
-        compared = time.perf_counter()
-        # In this process, after comparing: a grandchild in parallel cost more in
-        # copy-on-write faults (both touch every model object) than the hints take.
-        objs = [obj for _, obj in targets]
-        trusted_hints = trusted if sent_hints and _hints_align(objs, sent_hints) else frozenset()
-        hints: list[Any] = collect_hints(objs, before, trusted_hints)
-        extra: dict[str, Any] = {}
-        if sent_hints:
-            hints = repeats_left_out(hints, sent_hints)
-            extra[HINTS_REPEATED_FIELD] = True
-        send(
-            CheckResult(
-                id=req.id,
-                status=OK,
-                drifts=comparison.drifts,
-                hints=hints,
-                model_files=workspace_module_files(req.root, before),
-                timings={
-                    "import_ms": (imported - started) * 1000,
-                    "compare_ms": (compared - imported) * 1000,
-                    "hints_ms": (time.perf_counter() - compared) * 1000,
-                    "child_cpu_ms": time.process_time() * 1000,
-                    "tables_compared": comparison.compared,
-                    "tables_reused": comparison.reused,
-                    "tables_trusted": len(comparison.trusted),
-                    "hints_trusted": len(trusted_hints),
-                },
-            ),
-            **extra,
-        )
-        entries = dataclasses.replace(comparison.entries, blocks=frozenset(origins.executed))
-        cache = entries_to_data(entries, previous)
-        write_all(result_fd, (json.dumps({TABLE_CACHE_FIELD: cache}) + "\n").encode())
-        if comparison.trusted or trusted_hints:
+        hints = answered.hints
+        if answered.comparison.trusted or answered.trusted_hints:
             # Background work now: the server, the editor and the next check come first.
             with contextlib.suppress(OSError):
                 os.nice(19)
+            full = collect_hints(answered.objs, before) if answered.trusted_hints else hints
             verified = {
-                "tables": [list(key) for key in comparison.mistrusted()],
-                "hints": bool(trusted_hints)
-                and _hints_mistrusted(collect_hints(objs, before), hints, sent_hints or []),
+                "tables": [list(key) for key in answered.comparison.mistrusted()],
+                "hints": bool(answered.trusted_hints)
+                and _hints_mistrusted(full, answered.sent, sent_hints or []),
             }
             write_all(result_fd, (json.dumps({VERIFIED_FIELD: verified}) + "\n").encode())
+            if verified["tables"] or verified["hints"]:
+                real_exit(0)
+            hints = full
+        # A resident needs every model file run block by block (``origins.files``).
+        if cmd_fd is not None and loader.BLOCKS is not None and all(h is not None for h in hints):
+            from .resident import Resident, serve
+
+            write_all(result_fd, (json.dumps({RESIDENT_FIELD: True}) + "\n").encode())
+            entries = answered.entries
+            serve(Resident(imported, reflected, dialect, entries, hints), cmd_fd, result_fd)
         real_exit(0)
     except BaseException as exc:
         try:
@@ -198,6 +171,101 @@ def run_child(
             send(CheckResult(id=req.id, status=INTERNAL_ERROR, message=message[-4000:]))
         finally:
             real_exit(1)
+
+
+@dataclass
+class Imported:
+    """The models as a child imported them: what answering (and a resident) works from."""
+
+    req: CheckRequest
+    targets: list[tuple[str, Any]]
+    metadatas: list[MetaData]
+    before: set[str]
+    origins: BlockOrigins
+    started: float
+    imported: float = field(default_factory=time.perf_counter)
+    #: Extra timings of the answer (the resident marks its own).
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass
+class Answered:
+    """What a child answered: the comparison, the hints (None where trusted) and what
+    was sent of them, the entries for the next check."""
+
+    comparison: Comparison
+    objs: list[Any]
+    hints: list[Any]
+    sent: list[Any]
+    trusted_hints: frozenset[int]
+    entries: Entries
+
+
+def answer(
+    imported: Imported,
+    reflected: Any,
+    dialect: Any,
+    result_fd: int,
+    previous: Entries | None,
+    sent_hints: list[dict[str, Any]] | None,
+    trusted: frozenset[int],
+) -> Answered | None:
+    """Compare, send the OK result line and the table cache line; None when the
+    comparison failed on the user's code (a MODEL_ERROR line was sent instead)."""
+    req = imported.req
+    opts = {**req.opts, **name_filters(req)}
+    if req.include_schemas:
+        opts["include_schemas"] = True
+    try:
+        comparison = compare_with_reuse(
+            reflected,
+            imported.metadatas,
+            dialect=dialect,
+            opts=opts,
+            previous=previous or Entries({}, {}),
+            trusted=trusted,
+        )
+    except Exception as exc:  # a user type or default the comparison cannot handle
+        failure = locate_failure(failure_from_exception(exc), req.root)
+        if failure.path is None:
+            raise
+        result = CheckResult(id=req.id, status=MODEL_ERROR, model_failure=failure)
+        write_all(result_fd, (result.to_json() + "\n").encode())
+        return None
+    compared = time.perf_counter()
+    # In this process, after comparing: a grandchild in parallel cost more in
+    # copy-on-write faults (both touch every model object) than the hints take.
+    objs = [obj for _, obj in imported.targets]
+    trusted_hints = trusted if sent_hints and _hints_align(objs, sent_hints) else frozenset()
+    hints: list[Any] = collect_hints(objs, imported.before, trusted_hints)
+    sent = hints
+    extra: dict[str, Any] = {}
+    if sent_hints:
+        sent = repeats_left_out(hints, sent_hints)
+        extra[HINTS_REPEATED_FIELD] = True
+    result = CheckResult(
+        id=req.id,
+        status=OK,
+        drifts=comparison.drifts,
+        hints=sent,
+        model_files=workspace_module_files(req.root, imported.before),
+        timings={
+            "import_ms": (imported.imported - imported.started) * 1000,
+            "compare_ms": (compared - imported.imported) * 1000,
+            "hints_ms": (time.perf_counter() - compared) * 1000,
+            "child_cpu_ms": time.process_time() * 1000,
+            "tables_compared": comparison.compared,
+            "tables_reused": comparison.reused,
+            "tables_trusted": len(comparison.trusted),
+            "hints_trusted": len(trusted_hints),
+            **imported.timings,
+        },
+    )
+    write_all(result_fd, (result.to_json(**extra) + "\n").encode())
+    entries = dataclasses.replace(comparison.entries, blocks=frozenset(imported.origins.executed))
+    cache = entries_to_data(entries, previous)
+    write_all(result_fd, (json.dumps({TABLE_CACHE_FIELD: cache}) + "\n").encode())
+    return Answered(comparison, objs, hints, sent, trusted_hints, entries)
 
 
 def failed_import_files(root: str, before: set[str], failure: ModelFailure) -> list[str]:

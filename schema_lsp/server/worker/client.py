@@ -57,6 +57,9 @@ class WorkerClient:
         #: Called when the worker finds that its last answer trusted a table wrongly and
         #: asks for a check again (the notice says how many tables and whether hints).
         self.on_stale = on_stale or (lambda notice: None)
+        #: Set when the worker keeps the models of its last answer imported (``resident``):
+        #: the next edit is answered from its changed blocks. Cleared by each check.
+        self.resident = asyncio.Event()
         self.process: asyncio.subprocess.Process | None = None
         self.hello: dict[str, Any] = {}
         self._next_id = 0
@@ -140,6 +143,7 @@ class WorkerClient:
         request = CheckRequest(id=self._next_id, **fields)
         future: asyncio.Future[CheckResult] = asyncio.get_running_loop().create_future()
         self._pending[request.id] = future
+        self.resident.clear()
         try:
             self.process.stdin.write((request.to_json() + "\n").encode())
             await self.process.stdin.drain()
@@ -204,6 +208,9 @@ class WorkerClient:
                 continue
             if data.get("op") == "stale":
                 self.on_stale(data)
+                continue
+            if data.get("op") == "resident":
+                self.resident.set()
                 continue
             result = self._complete_hints(CheckResult.from_dict(data))
             future = self._pending.get(data.get("id"))

@@ -55,8 +55,9 @@ class _SourceOnlyLoader(importlib.machinery.SourceFileLoader):
             for _, code in blocks:
                 exec(code, module.__dict__)
             return
+        ORIGINS.begin_file(self.path, source, module.__dict__)
         for key, code in blocks:
-            ORIGINS.run(key, code, module.__dict__)
+            ORIGINS.run(self.path, key, code, module.__dict__)
 
 
 class _WorkspaceFinder(importlib.abc.MetaPathFinder):

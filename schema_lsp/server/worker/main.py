@@ -48,6 +48,10 @@ from .table_cache import Entries, TableCache, entries_from_data
 
 #: Time a child may take beyond the import time limit (comparison, hints) before it is killed.
 COMPARE_ALLOWANCE = 60.0
+#: Time a resident child may take to answer from an edit before a fresh child takes over
+#: (it runs a block or two: a changed block that loops costs this much, then the fresh
+#: child reports it as usual).
+SPECULATION_LIMIT = 2.0
 
 _SYSTEM_SCHEMAS = {
     "information_schema",
@@ -123,6 +127,9 @@ class WarmState:
     unverified: bool = False
     #: Children killed but not yet reaped (see ``abandon``).
     unreaped: list[int] = field(default_factory=list)
+    #: The last child, kept with the models imported (``resident``), and its scope.
+    resident: Forked | None = None
+    resident_scope: str | None = None
 
     def send(self, result: CheckResult) -> None:
         write_all(self.out_fd, (result.to_json() + "\n").encode())
@@ -231,6 +238,7 @@ class WarmState:
         return (None,)
 
     def dispose(self) -> None:
+        self.drop_resident()
         if self.engine is not None:
             with contextlib.suppress(Exception):
                 self.engine.dispose()
@@ -252,7 +260,8 @@ class WarmState:
         if req.models_changed and self.can_fork_early(req):
             # After an edit the catalog has almost always not moved: start importing now and
             # read the fingerprint meanwhile; a moved catalog discards this child.
-            early = self.fork_child(req, reader, f"{generation}:{key}")
+            scope = f"{generation}:{key}"
+            early = self.ask_resident(req, scope) or self.fork_child(req, reader, scope)
         try:
             changed = self.refresh_reflection(req)
             heads = self.heads
@@ -366,6 +375,7 @@ class WarmState:
         from .child import run_child
 
         result_r, result_w = os.pipe()
+        cmd_r, cmd_w = os.pipe()
         trusting = not self.exact_next
         trace = tempfile.TemporaryFile()  # noqa: SIM115 (closed by fork_check or abandon)
         started = time.perf_counter()
@@ -374,8 +384,13 @@ class WarmState:
         if pid == 0:  # the child
             gc.disable()  # short-lived: exiting frees everything, collections only cost time
             os.close(result_r)
+            os.close(cmd_w)
             os.close(reader.fd)
             os.close(self.out_fd)
+            others = [self.resident, self.following.child if self.following else None]
+            for other in others:
+                if other is not None:  # its pipes end when the parent closes its ends
+                    _close(other.result_r, other.cmd_w)
             signal.signal(signal.SIGTERM, signal.SIG_DFL)
             previous = self.table_cache.for_scope(scope)
             run_child(
@@ -387,15 +402,39 @@ class WarmState:
                 previous,
                 self.sent_hints,
                 trust=trusting,
+                cmd_fd=cmd_r,
             )
         os.close(result_w)
-        return Forked(pid, result_r, trace, started, trusting=trusting)
+        os.close(cmd_r)
+        return Forked(pid, result_r, trace, started, trusting=trusting, cmd_w=cmd_w)
+
+    def ask_resident(self, req: CheckRequest, scope: str) -> Forked | None:
+        """Hand ``req`` to the resident child if it holds this scope's models (it answers
+        from the edit alone, see ``resident``); it is used once either way."""
+        resident, self.resident = self.resident, None
+        if resident is None:
+            return None
+        if self.resident_scope != scope or self.exact_next or resident.cmd_w is None:
+            self.abandon(resident)
+            return None
+        try:
+            write_all(resident.cmd_w, (req.to_json() + "\n").encode())
+        except OSError:
+            self.abandon(resident)
+            return None
+        return dataclasses.replace(resident, started=time.perf_counter(), speculative=True)
+
+    def drop_resident(self) -> None:
+        """End the resident child: the server is about to hold state it does not have."""
+        resident, self.resident = self.resident, None
+        if resident is not None:
+            self.abandon(resident)
 
     def abandon(self, child: Forked) -> None:
         """Stop a child whose answer is no longer wanted. It is reaped later (``reap``):
         the kernel takes a while to free a large child, and a newer check is waiting."""
         _kill(child.pid)
-        os.close(child.result_r)
+        _close(child.result_r, child.cmd_w)
         child.trace.close()
         self.unreaped.append(child.pid)
 
@@ -419,9 +458,16 @@ class WarmState:
         from .failures import frames_from_faulthandler, locate_failure
 
         if child is None:
+            self.drop_resident()
             child = self.fork_child(req, reader, scope)
         deadline = time.monotonic() + req.import_timeout + COMPARE_ALLOWANCE
-        interrupt, killed_for_time, head, rest = self.wait_for_answer(child, reader, deadline)
+        if child.speculative:
+            interrupt, head, rest = self.wait_for_speculation(child, reader, deadline)
+            killed_for_time = False
+            if interrupt is None and head is None and not reader.eof:  # declined: fork
+                child = self.fork_child(req, reader, scope)
+        if not child.speculative:
+            interrupt, killed_for_time, head, rest = self.wait_for_answer(child, reader, deadline)
         self.timings["child_ms"] = (time.perf_counter() - child.started) * 1000
         if interrupt is not None or reader.eof:
             self.abandon(child)
@@ -435,7 +481,14 @@ class WarmState:
                         "hints_trusted"
                     )
                     self.following = Following(
-                        child, scope, rest, deadline, previous, verifying=bool(trusted)
+                        child,
+                        scope,
+                        rest,
+                        deadline,
+                        previous,
+                        verifying=bool(trusted),
+                        speculated=req if child.speculative else None,
+                        drifts=json.loads(head).get("drifts") if child.speculative else None,
                     )
                     self.exact_next = self.exact_next and child.trusting
                 else:
@@ -472,6 +525,27 @@ class WarmState:
             ),
             False,
         )
+
+    def wait_for_speculation(
+        self, child: Forked, reader: LineReader, deadline: float
+    ) -> tuple[str | None, bytes | None, bytes]:
+        """A resident's answer: (interrupting request, its OK result line or None when it
+        declined or failed, what came after it). A declining or failing resident is ended;
+        errors in the user's code are left for the fresh child to report."""
+        limit = min(deadline, time.monotonic() + SPECULATION_LIMIT)
+        interrupt, killed, head, rest = self.wait_for_answer(child, reader, limit)
+        if interrupt is not None or reader.eof:
+            return interrupt, None, rest
+        why = "no answer" if head is None else _declined(head)
+        if why is None:
+            return None, head, rest
+        self.timings["speculation_declined"] = 1
+        print(f"schema-lsp: resident child declined ({why}); importing afresh", file=sys.stderr)
+        if killed or head is None:
+            self.abandon(child)
+        else:
+            self.end_child(child)
+        return None, None, b""
 
     @staticmethod
     def wait_for_answer(
@@ -518,7 +592,7 @@ class WarmState:
         """Close the child's pipe and reap it; returns its wait status."""
         if kill:
             _kill(child.pid)
-        os.close(child.result_r)
+        _close(child.result_r, child.cmd_w)
         _, status = os.waitpid(child.pid, 0)
         if not keep_trace:
             child.trace.close()
@@ -535,23 +609,32 @@ class WarmState:
         meanwhile stops it (the next child trusts no more than it did, and verifies the
         same tables). Wrongly trusted tables lose their entries, and the server is told to
         check again: that check trusts nothing. ``meanwhile`` runs once the cache is in,
-        while the child verifies."""
-        from .child import TABLE_CACHE_FIELD, VERIFIED_FIELD
-
+        while the child verifies. A resident's answer is verified by a fresh child, whose
+        lines are collected here too; a child whose answer held may stay ``resident``."""
         following, self.following = self.following, None
-        if following is None:
-            return
+        while following is not None:
+            following = self.collect_following(following, reader, meanwhile)
+            meanwhile = None
+
+    def collect_following(
+        self, following: Following, reader: LineReader, meanwhile: Callable[[], None] | None
+    ) -> Following | None:
+        """``collect_table_cache`` for one child; returns the verifier to collect next."""
+        from .child import RESIDENT_FIELD, TABLE_CACHE_FIELD, VERIFIED_FIELD
+
         child, buffer = following.child, following.rest
         stopped = False
-        while True:
+        resident_line = json.dumps({RESIDENT_FIELD: True}).encode() + b"\n"
+        while not buffer.endswith(resident_line):
             remaining = following.deadline - time.monotonic()
             if remaining <= 0:
                 stopped = True
                 break
-            # Once the cache line is in, a waiting request wins over the verification.
+            # Once the cache line is in, a waiting request wins over the verification
+            # (over a verifier at any time: its answer is not awaited).
             watched = [child.result_r]
-            if b"\n" in buffer:
-                if meanwhile is not None:
+            if b"\n" in buffer or following.verifier:
+                if meanwhile is not None and b"\n" in buffer:
                     meanwhile()
                     meanwhile = None
                 if reader.has_line() or reader.eof:
@@ -568,14 +651,12 @@ class WarmState:
             if not chunk:
                 break
             buffer += chunk
-        self.unverified = stopped and following.verifying
-        if stopped:
-            self.abandon(child)
-        else:
-            self.end_child(child)
         if meanwhile is not None:
             meanwhile()
-        self.table_cache.clear()
+        if not following.verifier:  # a verifier's entries replace them only when in
+            self.table_cache.clear()
+        cached_in, held = False, True
+        resident = False
         for line in buffer.splitlines():
             try:
                 data = json.loads(line)
@@ -583,22 +664,60 @@ class WarmState:
                 verified = data.get(VERIFIED_FIELD)
             except (json.JSONDecodeError, AttributeError):
                 continue
+            if following.verifier and "status" in data:
+                held = held and data["status"] == OK and data.get("drifts") == following.drifts
             if isinstance(cached, dict):
                 since = following.previous
                 self.table_cache.store(following.scope, entries_from_data(cached, since))
+                cached_in = True
             if isinstance(verified, dict):
-                self.mistrusted(verified)
+                held = not self.mistrusted(verified) and held
+            resident = resident or data.get(RESIDENT_FIELD) is True
+        if following.verifier and not held and not stopped:
+            self.table_cache.clear()
+            self.stale(tables=0, hints=False)
+        if resident and held and not stopped:
+            self.drop_resident()
+            self.resident, self.resident_scope = child, following.scope
+            write_all(self.out_fd, b'{"op": "resident"}\n')
+        elif stopped or resident:
+            self.abandon(child)
+        else:
+            self.end_child(child)
+        if following.speculated is not None and not stopped and cached_in:
+            self.unverified = True  # until the verifier below is done
+            verifier = self.fork_child(following.speculated, reader, following.scope)
+            req = following.speculated
+            return Following(
+                verifier,
+                following.scope,
+                b"",
+                time.monotonic() + req.import_timeout + COMPARE_ALLOWANCE,
+                self.table_cache.for_scope(following.scope),
+                verifying=True,
+                drifts=following.drifts,
+                verifier=True,
+            )
+        # A resident's answer with no verifier to follow stays unverified.
+        self.unverified = following.speculated is not None or (stopped and following.verifying)
+        return None
 
-    def mistrusted(self, verified: dict[str, Any]) -> None:
-        """Act on a child's verification of what it trusted (see ``collect_table_cache``)."""
+    def mistrusted(self, verified: dict[str, Any]) -> bool:
+        """Act on a child's verification of what it trusted (see ``collect_table_cache``);
+        True when something was trusted wrongly."""
         tables = {(row[0], str(row[1])) for row in verified.get("tables") or ()}
         if not tables and not verified.get("hints"):
-            return
+            return False
         entries = self.table_cache.entries
         kept = {key: entry for key, entry in entries.tables.items() if key not in tables}
         self.table_cache.entries = dataclasses.replace(entries, tables=kept)
+        self.stale(tables=len(tables), hints=bool(verified.get("hints")))
+        return True
+
+    def stale(self, *, tables: int, hints: bool) -> None:
+        """Tell the server its last answer may be wrong: it checks again, trusting nothing."""
         self.exact_next = True
-        notice = {"op": "stale", "tables": len(tables), "hints": bool(verified.get("hints"))}
+        notice = {"op": "stale", "tables": tables, "hints": hints}
         write_all(self.out_fd, (json.dumps(notice) + "\n").encode())
 
 
@@ -614,6 +733,12 @@ class Following:
     previous: Entries
     #: Whether the child trusted tables or hints, and verifies them after its cache line.
     verifying: bool = False
+    #: The request a resident answered from the edit alone: a fresh child verifies it.
+    speculated: CheckRequest | None = None
+    #: The drift records of the answer a ``verifier`` child checks (as the wire has them).
+    drifts: Any = None
+    #: Whether this child imports afresh to verify a resident's answer (its own is not sent).
+    verifier: bool = False
 
 
 @dataclass(frozen=True)
@@ -626,6 +751,10 @@ class Forked:
     started: float
     #: Whether the child may trust tables by source block (``origins``).
     trusting: bool = True
+    #: The write end of the child's command pipe (where a resident reads its request).
+    cmd_w: int | None = None
+    #: A resident answering from the edit alone: its answer is verified by a fresh child.
+    speculative: bool = False
 
 
 def warm_up(reflected: Any, dialect: Any) -> None:
@@ -663,6 +792,28 @@ def warm_up(reflected: Any, dialect: Any) -> None:
 
     opts = {"compare_type": True, "compare_server_default": True, "include_name": only_ours}
     drift_records(compare_reflected(reflected, metadata, dialect=dialect, opts=opts), dialect)
+
+
+def _declined(head: bytes) -> str | None:
+    """Why a resident's first line is not an OK answer (None when it is one)."""
+    from .resident import DECLINED_FIELD
+
+    try:
+        data = json.loads(head)
+    except json.JSONDecodeError:
+        return "an unreadable answer"
+    if not isinstance(data, dict):
+        return "an unreadable answer"
+    if DECLINED_FIELD in data:
+        return str(data[DECLINED_FIELD])
+    return None if data.get("status") == OK else f"status {data.get('status')}"
+
+
+def _close(*fds: int | None) -> None:
+    for fd in fds:
+        if fd is not None:
+            with contextlib.suppress(OSError):
+                os.close(fd)
 
 
 def _kill(pid: int) -> None:

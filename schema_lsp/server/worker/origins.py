@@ -13,6 +13,9 @@ Trust is cheap to lose and never needed for a correct answer in the end:
 * a table defined outside the blocks (by an installed package) is never trusted;
 * a table linked by a foreign key to one a changed block defined is not trusted (its
   column types and key targets may be read from that table).
+
+It also keeps, per file, the blocks executed and the tables each defined: what a
+``resident`` child needs to run only the blocks an edit changed.
 """
 
 from __future__ import annotations
@@ -36,19 +39,42 @@ class BlockOrigins:
         self.executed: list[int] = []
         #: Whether a changed block left every table alone, so nothing can be trusted.
         self.untrusting = False
-        self._stack: list[bool] = []  # per running block: whether its text is new
+        #: Per model file: the digests of its blocks, in the order they ran.
+        self.files: dict[str, list[int]] = {}
+        #: Per model file: the source it ran and its module's namespace.
+        self.sources: dict[str, bytes] = {}
+        self.namespaces: dict[str, dict[str, Any]] = {}
+        #: Per block digest: the tables it defined (attached to a MetaData while it ran).
+        self.tables_of: dict[int, list[Table]] = {}
+        #: Model files that ran as one block (``BlockKey.whole``).
+        self.whole: set[str] = set()
+        #: Whether the models are being imported (tables made later, by comparing or
+        #: collecting hints, are copies: not the models' own).
+        self.importing = False
+        self._stack: list[tuple[int, bool]] = []  # per running block: digest, text is new
         self._fresh: list[Table] = []
         self._trusted: list[Table] = []
 
     def install(self) -> None:
         """Listen for tables joining a MetaData (in the forked child only: it never ends)."""
         event.listen(Table, "after_parent_attach", self._attached)
+        self.importing = True
 
-    def run(self, key: BlockKey, code: CodeType, namespace: dict[str, Any]) -> None:
+    def begin_file(self, path: str, source: bytes, namespace: dict[str, Any]) -> None:
+        """A model file starts running (its blocks follow through ``run``)."""
+        self.files[path] = []
+        self.sources[path] = source
+        self.namespaces[path] = namespace
+
+    def run(self, path: str, key: BlockKey, code: CodeType, namespace: dict[str, Any]) -> None:
         """Execute one block of a model file, noting the tables it defines."""
         fresh = key.digest not in self.known
         self.executed.append(key.digest)
-        self._stack.append(fresh)
+        self.files.setdefault(path, []).append(key.digest)
+        if key.whole:
+            self.whole.add(path)
+        self.tables_of.setdefault(key.digest, [])
+        self._stack.append((key.digest, fresh))
         defined = len(self._fresh)
         try:
             exec(code, namespace)
@@ -60,10 +86,32 @@ class BlockOrigins:
     def _attached(self, table: Table, parent: Any) -> None:
         if not isinstance(parent, MetaData):
             return
-        if self._stack and not self._stack[-1]:
-            self._trusted.append(table)
-        else:
-            self._fresh.append(table)
+        if not self._stack:
+            if self.importing:
+                self._fresh.append(table)  # outside the blocks: never trusted
+            return
+        digest, fresh = self._stack[-1]
+        self.tables_of[digest].append(table)
+        (self._fresh if fresh else self._trusted).append(table)
+
+    def fresh_count(self) -> int:
+        return len(self._fresh)
+
+    def fresh_since(self, count: int) -> list[Table]:
+        """The tables fresh blocks defined since ``fresh_count`` was ``count``."""
+        return self._fresh[count:]
+
+    def rerun(self, known: Iterable[int], gone: Iterable[int]) -> None:
+        """Start over for a run of only the changed blocks in this process (``resident``):
+        the tables of blocks ``gone`` are no longer defined, every other table defined in a
+        block is trusted, and the blocks run next are fresh unless in ``known``."""
+        in_blocks = {id(t) for tables in self.tables_of.values() for t in tables}
+        for digest in gone:
+            self.tables_of.pop(digest, None)
+        self._fresh = [t for t in self._fresh if id(t) not in in_blocks]  # outside ones
+        self._trusted = [t for tables in self.tables_of.values() for t in tables]
+        self.known = frozenset(known)
+        self.untrusting = False
 
     def trusted(self, metadatas: Sequence[MetaData]) -> frozenset[int]:
         """Ids of the tables of ``metadatas`` trusted to be unchanged (see the module)."""
