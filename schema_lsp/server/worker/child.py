@@ -145,8 +145,11 @@ def run_child(
         hints = answered.hints
         if answered.comparison.trusted or answered.trusted_hints:
             # Background work now: the server, the editor and the next check come first.
-            with contextlib.suppress(OSError):
-                os.nice(19)
+            # Not for a child that may stay resident: it could not be made urgent again
+            # (lowering a nice value takes privileges) for the next edit it answers.
+            if cmd_fd is None:
+                with contextlib.suppress(OSError):
+                    os.nice(19)
             full = collect_hints(answered.objs, before) if answered.trusted_hints else hints
             verified = {
                 "tables": [list(key) for key in answered.comparison.mistrusted()],
