@@ -461,19 +461,21 @@ class WarmState:
             self.drop_resident()
             child = self.fork_child(req, reader, scope)
         deadline = time.monotonic() + req.import_timeout + COMPARE_ALLOWANCE
+        answer: tuple[CheckResult | None, bool] | None = None
         if child.speculative:
-            interrupt, head, rest = self.wait_for_speculation(child, reader, deadline)
+            interrupt, answer, rest = self.wait_for_speculation(child, reader, deadline)
             killed_for_time = False
-            if interrupt is None and head is None and not reader.eof:  # declined: fork
+            if interrupt is None and answer is None and not reader.eof:  # declined: fork
                 child = self.fork_child(req, reader, scope)
         if not child.speculative:
             interrupt, killed_for_time, head, rest = self.wait_for_answer(child, reader, deadline)
+            answer = self.parse_answer(head) if head is not None else None
         self.timings["child_ms"] = (time.perf_counter() - child.started) * 1000
         if interrupt is not None or reader.eof:
             self.abandon(child)
             return interrupt, CheckResult(id=req.id, status=CANCELLED), False
-        if head is not None:
-            result, repeated = self.parse_answer(head)
+        if answer is not None:
+            result, repeated = answer
             if result is not None:
                 if result.status == OK:
                     previous = self.table_cache.for_scope(scope)  # what the child was handed
@@ -488,7 +490,7 @@ class WarmState:
                         previous,
                         verifying=bool(trusted),
                         speculated=req if child.speculative else None,
-                        drifts=json.loads(head).get("drifts") if child.speculative else None,
+                        drifts=result.drifts if child.speculative else None,
                     )
                     self.exact_next = self.exact_next and child.trusting
                 else:
@@ -528,17 +530,20 @@ class WarmState:
 
     def wait_for_speculation(
         self, child: Forked, reader: LineReader, deadline: float
-    ) -> tuple[str | None, bytes | None, bytes]:
-        """A resident's answer: (interrupting request, its OK result line or None when it
-        declined or failed, what came after it). A declining or failing resident is ended;
-        errors in the user's code are left for the fresh child to report."""
+    ) -> tuple[str | None, tuple[CheckResult | None, bool] | None, bytes]:
+        """A resident's answer: (interrupting request, its OK result as ``parse_answer``
+        gives it or None when it declined or failed, what came after it). A declining or
+        failing resident is ended; errors in the user's code are left for the fresh child
+        to report."""
         limit = min(deadline, time.monotonic() + SPECULATION_LIMIT)
         interrupt, killed, head, rest = self.wait_for_answer(child, reader, limit)
         if interrupt is not None or reader.eof:
             return interrupt, None, rest
-        why = "no answer" if head is None else _declined(head)
-        if why is None:
-            return None, head, rest
+        answer = self.parse_answer(head) if head is not None else (None, False)
+        result = answer[0]
+        if result is not None and result.status == OK:
+            return None, answer, rest
+        why = _declined(head, result)
         self.timings["speculation_declined"] = 1
         print(f"schema-lsp: resident child declined ({why}); importing afresh", file=sys.stderr)
         if killed or head is None:
@@ -655,7 +660,7 @@ class WarmState:
             meanwhile()
         if not following.verifier:  # a verifier's entries replace them only when in
             self.table_cache.clear()
-        cached_in, held = False, True
+        cached_in, held, answered_alike, moved = False, True, True, False
         resident = False
         for line in buffer.splitlines():
             try:
@@ -665,17 +670,20 @@ class WarmState:
             except (json.JSONDecodeError, AttributeError):
                 continue
             if following.verifier and "status" in data:
-                held = held and data["status"] == OK and data.get("drifts") == following.drifts
+                answered_alike = data["status"] == OK and data.get("drifts") == following.drifts
             if isinstance(cached, dict):
                 since = following.previous
                 self.table_cache.store(following.scope, entries_from_data(cached, since))
                 cached_in = True
+                # A verifier that ran other text (the files changed since) verified nothing.
+                moved = following.verifier and "blocks" in cached
             if isinstance(verified, dict):
                 held = not self.mistrusted(verified) and held
             resident = resident or data.get(RESIDENT_FIELD) is True
-        if following.verifier and not held and not stopped:
+        if following.verifier and not stopped and not moved and not answered_alike and held:
             self.table_cache.clear()
             self.stale(tables=0, hints=False)
+        held = held and answered_alike and not moved
         if resident and held and not stopped:
             self.drop_resident()
             self.resident, self.resident_scope = child, following.scope
@@ -699,7 +707,9 @@ class WarmState:
                 verifier=True,
             )
         # A resident's answer with no verifier to follow stays unverified.
-        self.unverified = following.speculated is not None or (stopped and following.verifying)
+        self.unverified = (
+            following.speculated is not None or moved or (stopped and following.verifying)
+        )
         return None
 
     def mistrusted(self, verified: dict[str, Any]) -> bool:
@@ -794,19 +804,18 @@ def warm_up(reflected: Any, dialect: Any) -> None:
     drift_records(compare_reflected(reflected, metadata, dialect=dialect, opts=opts), dialect)
 
 
-def _declined(head: bytes) -> str | None:
-    """Why a resident's first line is not an OK answer (None when it is one)."""
+def _declined(head: bytes | None, result: CheckResult | None) -> str:
+    """Why a resident's first line (``head``, parsed as ``result``) is no OK answer."""
     from .resident import DECLINED_FIELD
 
+    if result is not None:
+        return f"status {result.status}"
+    if head is None:
+        return "no answer"
     try:
-        data = json.loads(head)
-    except json.JSONDecodeError:
+        return str(json.loads(head)[DECLINED_FIELD])
+    except (json.JSONDecodeError, KeyError, TypeError):
         return "an unreadable answer"
-    if not isinstance(data, dict):
-        return "an unreadable answer"
-    if DECLINED_FIELD in data:
-        return str(data[DECLINED_FIELD])
-    return None if data.get("status") == OK else f"status {data.get('status')}"
 
 
 def _close(*fds: int | None) -> None:

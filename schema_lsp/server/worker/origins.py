@@ -20,7 +20,7 @@ It also keeps, per file, the blocks executed and the tables each defined: what a
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from types import CodeType
 from typing import Any
 
@@ -101,17 +101,18 @@ class BlockOrigins:
         """The tables fresh blocks defined since ``fresh_count`` was ``count``."""
         return self._fresh[count:]
 
-    def rerun(self, known: Iterable[int], gone: Iterable[int]) -> None:
+    def rerun(self, gone: Collection[int]) -> None:
         """Start over for a run of only the changed blocks in this process (``resident``):
         the tables of blocks ``gone`` are no longer defined, every other table defined in a
-        block is trusted, and the blocks run next are fresh unless in ``known``."""
+        block is trusted, and every block run next is fresh."""
         in_blocks = {id(t) for tables in self.tables_of.values() for t in tables}
         for digest in gone:
             self.tables_of.pop(digest, None)
         self._fresh = [t for t in self._fresh if id(t) not in in_blocks]  # outside ones
         self._trusted = [t for tables in self.tables_of.values() for t in tables]
-        self.known = frozenset(known)
+        self.known = frozenset(self.executed) - frozenset(gone)
         self.untrusting = False
+        self.importing = True
 
     def trusted(self, metadatas: Sequence[MetaData]) -> frozenset[int]:
         """Ids of the tables of ``metadatas`` trusted to be unchanged (see the module)."""

@@ -26,12 +26,15 @@ import sys
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, NoReturn
+from types import CodeType
+from typing import TYPE_CHECKING, Any, NamedTuple, NoReturn
 
 from sqlalchemy import MetaData, Table
 
 from . import loader
+from .compiled import BlockKey
 from .loader import workspace_module_files
+from .origins import BlockOrigins
 from .protocol import CheckRequest, write_all
 from .table_cache import Entries
 
@@ -69,10 +72,8 @@ def serve(resident: Resident, cmd_fd: int, result_fd: int) -> NoReturn:
     req = CheckRequest.from_dict(json.loads(line))
     imported = resident.imported
     try:
-        imported.origins.importing = True
         files = workspace_module_files(req.root, imported.before)
         rerun_changed_blocks(imported.origins, imported.metadatas, files)
-        imported.origins.importing = False
     except BaseException as exc:  # the fresh child reports errors in the user's code
         why = str(exc) if isinstance(exc, Declined) else f"{type(exc).__name__}: {exc}"
         write_all(result_fd, (json.dumps({DECLINED_FIELD: why}) + "\n").encode())
@@ -100,7 +101,7 @@ def serve(resident: Resident, cmd_fd: int, result_fd: int) -> NoReturn:
 
 
 def rerun_changed_blocks(
-    origins: Any, metadatas: Sequence[MetaData], model_files: Sequence[str]
+    origins: BlockOrigins, metadatas: Sequence[MetaData], model_files: Sequence[str]
 ) -> None:
     """Bring the imported models to the model files as they are now, by their changed
     blocks only (see the module); raises ``Declined`` for an edit it cannot mirror."""
@@ -109,7 +110,7 @@ def rerun_changed_blocks(
         raise Declined("no compiled blocks")
     if not set(model_files) <= set(origins.files):
         raise Declined("a model file did not run block by block")
-    runs: list[tuple[str, list[tuple[list[int], list[tuple[Any, Any]]]], list[int]]] = []
+    runs: list[_FileEdit] = []
     for path, digests in origins.files.items():
         try:
             with open(path, "rb") as handle:
@@ -123,7 +124,7 @@ def rerun_changed_blocks(
         keyed = compiler.compile_keyed(path, source)
         if any(key.whole for key, _ in keyed):
             raise Declined(f"{path} runs as one block")
-        runs.append((path, _paired_runs(digests, keyed), [key.digest for key, _ in keyed]))
+        runs.append(_FileEdit(path, _paired_runs(digests, keyed), [key.digest for key, _ in keyed]))
         origins.sources[path] = source
     gone = [d for _, pairs, _ in runs for old, _ in pairs for d in old]
     if any(not origins.tables_of.get(d) for d in gone):
@@ -135,7 +136,7 @@ def rerun_changed_blocks(
     for table in gone_tables.values():
         if table.metadata is not None:
             table.metadata.remove(table)
-    origins.rerun(set(origins.executed) - set(gone), gone)
+    origins.rerun(gone)
     run_of: dict[int, int] = {}  # id of a replaced table -> its run
     new_tables: list[list[Table]] = []  # per run: the tables that replace it
     for path, pairs, digests in runs:
@@ -147,6 +148,7 @@ def rerun_changed_blocks(
             run_of.update((id(t), len(new_tables)) for d in old for t in old_tables[d])
             new_tables.append(origins.fresh_since(first))
         origins.files[path] = digests
+    origins.importing = False
     if origins.untrusting:
         raise Declined("a changed block defined no table")
     origins.executed = [d for digests in origins.files.values() for d in digests]
@@ -154,9 +156,21 @@ def rerun_changed_blocks(
         _restore_order(metadata, before[id(metadata)], run_of, new_tables)
 
 
-def _paired_runs(
-    digests: Sequence[int], keyed: Sequence[tuple[Any, Any]]
-) -> list[tuple[list[int], list[tuple[Any, Any]]]]:
+#: A compiled block and the key of its text (``BlockCompiler.compile_keyed``).
+Keyed = tuple[BlockKey, CodeType]
+#: Old blocks (digests) replaced by new ones.
+Pair = tuple[list[int], list[Keyed]]
+
+
+class _FileEdit(NamedTuple):
+    """One changed model file: its replaced runs of blocks and its blocks now, in order."""
+
+    path: str
+    pairs: list[Pair]
+    digests: list[int]
+
+
+def _paired_runs(digests: Sequence[int], keyed: Sequence[Keyed]) -> list[Pair]:
     """The edit as runs of old blocks each replaced by a run of new ones, between blocks
     both versions share in the same order; ``Declined`` when a run has no counterpart."""
     new_digests = [key.digest for key, _ in keyed]
@@ -167,9 +181,9 @@ def _paired_runs(
     shared_new = [d for d in new_digests if d in old_set]
     if shared_old != shared_new:
         raise Declined("blocks moved")
-    pairs: list[tuple[list[int], list[tuple[Any, Any]]]] = []
+    pairs: list[Pair] = []
     old_run: list[int] = []
-    new_run: list[tuple[Any, Any]] = []
+    new_run: list[Keyed] = []
     i = j = 0
     while i < len(digests) or j < len(keyed):
         while i < len(digests) and digests[i] not in new_set:
